@@ -1,0 +1,6 @@
+//! superdynamic: everything between "here is an MCP server URL" and "here is the tool's result".
+//!
+//! Modules are named after the protocol steps they implement, so each RFC step has one home.
+
+pub mod secret;
+pub mod transport;
