@@ -4,3 +4,10 @@
 
 pub mod secret;
 pub mod transport;
+pub mod authorization;
+pub mod discovery;
+pub mod http;
+pub mod registration;
+pub mod resource;
+pub mod store;
+pub mod token;

@@ -1,0 +1,233 @@
+//! Step 2 of a sign-in: a client identity at the authorization server. Pre-registered credentials, or Dynamic
+//! Client Registration (RFC 7591). The identity is bound to the issuer that issued it (MCP 2026-07-28
+//! §Authorization Server Binding).
+
+use crate::http::{self, HttpError, MAX_OAUTH_BODY};
+use crate::resource::is_secure_or_loopback;
+use crate::secret::ClientSecret;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use url::Url;
+
+/// How the client authenticates at the token endpoint (RFC 7591 §2 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuth {
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl TokenEndpointAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenEndpointAuth::None => "none",
+            TokenEndpointAuth::ClientSecretBasic => "client_secret_basic",
+            TokenEndpointAuth::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(Self::None),
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
+/// Where a client identity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationSource {
+    PreRegistered,
+    Dynamic,
+}
+
+/// A client identity at one authorization server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRegistration {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecret>,
+    pub auth_method: TokenEndpointAuth,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    pub source: RegistrationSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id_issued_at: Option<u64>,
+    /// Unix time the secret expires; `None` or 0 for never (RFC 7591 §3.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<u64>,
+}
+
+impl ClientRegistration {
+    /// Pre-registered credentials: with a secret, `client_secret_basic` unless the server only offers `post`.
+    pub fn pre_registered(client_id: String, secret: Option<ClientSecret>, server_methods: &[String]) -> Self {
+        let auth_method = match &secret {
+            None => TokenEndpointAuth::None,
+            Some(_) if server_methods.iter().any(|m| m == "client_secret_basic") => TokenEndpointAuth::ClientSecretBasic,
+            Some(_) if server_methods.iter().any(|m| m == "client_secret_post") => TokenEndpointAuth::ClientSecretPost,
+            Some(_) => TokenEndpointAuth::ClientSecretBasic,
+        };
+        Self {
+            client_id,
+            client_secret: secret,
+            auth_method,
+            redirect_uris: Vec::new(),
+            source: RegistrationSource::PreRegistered,
+            client_id_issued_at: None,
+            client_secret_expires_at: None,
+        }
+    }
+
+    /// A dynamic registration is reusable while its secret has not expired and it lists our redirect URI.
+    pub fn usable_for(&self, redirect_uri: &str, now: u64) -> bool {
+        let secret_ok = self.client_secret_expires_at.is_none_or(|t| t == 0 || t > now + 60);
+        let redirect_ok = self.source == RegistrationSource::PreRegistered || self.redirect_uris.iter().any(|u| u == redirect_uri);
+        secret_ok && redirect_ok
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error(
+        "the authorization server offers no dynamic client registration, and no client ID is configured for it; \
+         pass --client-id (and --client-secret if it gave you one) with the credentials it issued"
+    )]
+    NotSupported,
+    #[error("refusing the registration endpoint '{0}': it must be https (or http on loopback)")]
+    InsecureEndpoint(String),
+    #[error("the authorization server refused the registration: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused { error: String, description: Option<String> },
+    #[error("the registration response is not usable: {0}")]
+    InvalidResponse(String),
+    #[error("registration request failed: {0}")]
+    Http(#[from] HttpError),
+}
+
+/// What we ask to register as (RFC 7591 §2).
+pub struct RegistrationRequest<'a> {
+    pub client_name: &'a str,
+    pub redirect_uri: &'a str,
+    pub scope: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct RegistrationResponse {
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    redirect_uris: Option<Vec<String>>,
+    #[serde(default)]
+    client_id_issued_at: Option<u64>,
+    #[serde(default)]
+    client_secret_expires_at: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Registers a public native client (RFC 7591 §3.1): `token_endpoint_auth_method` `none`, the exact loopback
+/// redirect URI we listen on, `refresh_token` among the grant types (MCP 2026-07-28 §Refresh Tokens) and
+/// `application_type` `native` (MCP 2026-07-28, SEP-837).
+pub async fn register(
+    http: &reqwest::Client,
+    endpoint: &str,
+    request: &RegistrationRequest<'_>,
+) -> Result<ClientRegistration, RegistrationError> {
+    let url = Url::parse(endpoint).map_err(|_| RegistrationError::InsecureEndpoint(endpoint.to_string()))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(RegistrationError::InsecureEndpoint(endpoint.to_string()));
+    }
+    let mut body = serde_json::json!({
+        "client_name": request.client_name,
+        "redirect_uris": [request.redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        "application_type": "native",
+    });
+    if let Some(scope) = request.scope {
+        body["scope"] = serde_json::Value::String(scope.to_string());
+    }
+    let timeout = Duration::from_secs(30);
+    let response = http
+        .post(url.clone())
+        .header("Accept", "application/json")
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
+    let status = response.status();
+    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
+    if !status.is_success() {
+        if let Ok(err) = serde_json::from_slice::<OAuthErrorBody>(&bytes) {
+            return Err(RegistrationError::Refused { error: err.error, description: err.error_description });
+        }
+        return Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into());
+    }
+    let parsed: RegistrationResponse =
+        serde_json::from_slice(&bytes).map_err(|e| RegistrationError::InvalidResponse(e.to_string()))?;
+    if parsed.client_id.trim().is_empty() {
+        return Err(RegistrationError::InvalidResponse("empty client_id".into()));
+    }
+    let auth_method = match parsed.token_endpoint_auth_method.as_deref() {
+        None => if parsed.client_secret.is_some() { TokenEndpointAuth::ClientSecretBasic } else { TokenEndpointAuth::None },
+        Some(m) => TokenEndpointAuth::parse(m).ok_or_else(|| {
+            RegistrationError::InvalidResponse(format!("unsupported token_endpoint_auth_method '{m}'"))
+        })?,
+    };
+    if auth_method != TokenEndpointAuth::None && parsed.client_secret.is_none() {
+        return Err(RegistrationError::InvalidResponse(format!("method {} needs a client_secret, none was issued", auth_method.as_str())));
+    }
+    Ok(ClientRegistration {
+        client_id: parsed.client_id,
+        client_secret: parsed.client_secret.map(ClientSecret::new),
+        auth_method,
+        redirect_uris: parsed.redirect_uris.unwrap_or_else(|| vec![request.redirect_uri.to_string()]),
+        source: RegistrationSource::Dynamic,
+        client_id_issued_at: parsed.client_id_issued_at,
+        client_secret_expires_at: parsed.client_secret_expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pre_registered_method_follows_server_metadata() {
+        let secret = Some(ClientSecret::new("s"));
+        assert_eq!(ClientRegistration::pre_registered("c".into(), None, &[]).auth_method, TokenEndpointAuth::None);
+        assert_eq!(
+            ClientRegistration::pre_registered("c".into(), secret.clone(), &["client_secret_post".into()]).auth_method,
+            TokenEndpointAuth::ClientSecretPost
+        );
+        assert_eq!(
+            ClientRegistration::pre_registered("c".into(), secret, &["client_secret_post".into(), "client_secret_basic".into()]).auth_method,
+            TokenEndpointAuth::ClientSecretBasic
+        );
+    }
+
+    #[test]
+    fn reuse_needs_our_redirect_uri_and_a_live_secret() {
+        let mut r = ClientRegistration::pre_registered("c".into(), None, &[]);
+        r.source = RegistrationSource::Dynamic;
+        r.redirect_uris = vec!["http://127.0.0.1:5000/callback".into()];
+        assert!(r.usable_for("http://127.0.0.1:5000/callback", 1000));
+        assert!(!r.usable_for("http://127.0.0.1:5001/callback", 1000));
+        r.client_secret_expires_at = Some(1000);
+        assert!(!r.usable_for("http://127.0.0.1:5000/callback", 1000));
+        r.client_secret_expires_at = Some(0);
+        assert!(r.usable_for("http://127.0.0.1:5000/callback", 1000));
+    }
+}

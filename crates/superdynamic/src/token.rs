@@ -1,0 +1,260 @@
+//! Step 4: the token endpoint (OAuth 2.1 §3.2): redeeming the code and refreshing, both with `resource`
+//! (RFC 8707 §2), and the token set as it is stored, with its expiry as an absolute time.
+
+use crate::authorization::PkceVerifier;
+use crate::http::{self, HttpError, MAX_OAUTH_BODY};
+use crate::registration::{ClientRegistration, TokenEndpointAuth};
+use crate::resource::{ResourceUri, is_secure_or_loopback};
+use crate::secret::{AccessToken, AuthorizationCode, RefreshToken};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use url::Url;
+
+/// Refresh this long before the absolute expiry, so a token never expires in flight.
+pub const EXPIRY_SKEW: Duration = Duration::from_secs(60);
+/// `expires_in` above this (ten years) is treated as a broken server, not as a promise.
+const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+
+pub fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Tokens as stored: never the relative `expires_in`, always the absolute time it means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: AccessToken,
+    pub token_type: String,
+    /// Unix seconds; `None` when the server did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<RefreshToken>,
+    /// Granted scope (RFC 6749 §5.1), else the scope requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub obtained_at: u64,
+}
+
+impl TokenSet {
+    /// True when the access token is expired or within [`EXPIRY_SKEW`] of it.
+    pub fn needs_refresh(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|t| now + EXPIRY_SKEW.as_secs() >= t)
+    }
+
+    pub fn scopes(&self) -> Vec<&str> {
+        self.scope.as_deref().map(|s| s.split_whitespace().collect()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// An OAuth error response (RFC 6749 §5.2); `invalid_grant` means the code or refresh token is spent.
+    #[error("the token endpoint refused: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    OAuth { error: String, description: Option<String> },
+    #[error("refusing the token endpoint '{0}': it must be https (or http on loopback)")]
+    InsecureEndpoint(String),
+    #[error("the token response is not usable: {0}")]
+    InvalidResponse(String),
+    #[error("token request failed: {0}")]
+    Http(#[from] HttpError),
+}
+
+impl TokenError {
+    pub fn oauth_code(&self) -> Option<&str> {
+        match self {
+            TokenError::OAuth { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Redeems an authorization code (OAuth 2.1 §4.1.3). Consumes the verifier: it is good for one exchange.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    token_endpoint: &str,
+    client: &ClientRegistration,
+    code: AuthorizationCode,
+    verifier: PkceVerifier,
+    redirect_uri: &str,
+    resource: &ResourceUri,
+    requested_scope: Option<&str>,
+) -> Result<TokenSet, TokenError> {
+    let form = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code.secret().to_string()),
+        ("redirect_uri", redirect_uri.to_string()),
+        ("code_verifier", verifier.secret().to_string()),
+        ("resource", resource.as_str().to_string()),
+    ];
+    let tokens = post(http, token_endpoint, client, form, requested_scope).await?;
+    Ok(tokens)
+}
+
+/// Refreshes (OAuth 2.1 §4.3). A response without a refresh token keeps the old one (§4.3.3).
+pub async fn refresh(
+    http: &reqwest::Client,
+    token_endpoint: &str,
+    client: &ClientRegistration,
+    current: &TokenSet,
+    resource: &ResourceUri,
+) -> Result<TokenSet, TokenError> {
+    let Some(refresh_token) = &current.refresh_token else {
+        return Err(TokenError::OAuth { error: "invalid_grant".into(), description: Some("no refresh token is stored".into()) });
+    };
+    let form = vec![
+        ("grant_type", "refresh_token".to_string()),
+        ("refresh_token", refresh_token.secret().to_string()),
+        // MCP §Resource Parameter Implementation: token requests include refresh requests.
+        ("resource", resource.as_str().to_string()),
+    ];
+    let mut tokens = post(http, token_endpoint, client, form, current.scope.as_deref()).await?;
+    if tokens.refresh_token.is_none() {
+        tokens.refresh_token = current.refresh_token.clone();
+    }
+    Ok(tokens)
+}
+
+async fn post(
+    http: &reqwest::Client,
+    token_endpoint: &str,
+    client: &ClientRegistration,
+    mut form: Vec<(&'static str, String)>,
+    requested_scope: Option<&str>,
+) -> Result<TokenSet, TokenError> {
+    let url = Url::parse(token_endpoint).map_err(|_| TokenError::InsecureEndpoint(token_endpoint.to_string()))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(TokenError::InsecureEndpoint(token_endpoint.to_string()));
+    }
+    let mut request = http.post(url.clone()).header("Accept", "application/json");
+    // One authentication method per request (RFC 6749 §2.3).
+    match (client.auth_method, &client.client_secret) {
+        (TokenEndpointAuth::ClientSecretBasic, Some(secret)) => {
+            request = request.header("Authorization", basic_auth(&client.client_id, secret.secret()));
+        }
+        (TokenEndpointAuth::ClientSecretPost, Some(secret)) => {
+            form.push(("client_id", client.client_id.clone()));
+            form.push(("client_secret", secret.secret().to_string()));
+        }
+        _ => form.push(("client_id", client.client_id.clone())),
+    }
+    let timeout = Duration::from_secs(30);
+    let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
+    let status = response.status();
+    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
+    if !status.is_success() {
+        if let Ok(err) = serde_json::from_slice::<OAuthErrorBody>(&bytes) {
+            return Err(TokenError::OAuth {
+                error: err.error.chars().take(100).collect(),
+                description: err.error_description.map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
+            });
+        }
+        return Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into());
+    }
+    parse_token_response(&bytes, requested_scope, now_unix())
+}
+
+/// `client_secret_basic`: id and secret form-urlencoded before base64 (RFC 6749 §2.3.1).
+fn basic_auth(client_id: &str, secret: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", enc(client_id), enc(secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u64) -> Result<TokenSet, TokenError> {
+    let parsed: TokenResponse =
+        serde_json::from_slice(bytes).map_err(|e| TokenError::InvalidResponse(format!("not a token response: {e}")))?;
+    if parsed.access_token.is_empty() {
+        return Err(TokenError::InvalidResponse("empty access_token".into()));
+    }
+    // RFC 6749 §5.1: token_type is REQUIRED; MCP uses Bearer tokens (RFC 6750), compared case-insensitively.
+    let token_type = parsed.token_type.ok_or_else(|| TokenError::InvalidResponse("no token_type".into()))?;
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(TokenError::InvalidResponse(format!("token_type '{token_type}' is not Bearer")));
+    }
+    let expires_at = match parsed.expires_in {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => {
+            // Some servers send a string; anything negative, fractional nonsense or absurd is refused.
+            let secs = v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+            match secs {
+                Some(s) if s <= MAX_EXPIRES_IN => Some(now + s),
+                _ => return Err(TokenError::InvalidResponse(format!("expires_in {v} is not a sensible lifetime"))),
+            }
+        }
+    };
+    Ok(TokenSet {
+        access_token: AccessToken::new(parsed.access_token),
+        token_type: "Bearer".into(),
+        expires_at,
+        refresh_token: parsed.refresh_token.filter(|r| !r.is_empty()).map(RefreshToken::new),
+        scope: parsed.scope.or_else(|| requested_scope.map(str::to_string)),
+        obtained_at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_becomes_absolute() {
+        let t = parse_token_response(br#"{"access_token":"a","token_type":"bearer","expires_in":3600}"#, None, 1000).unwrap();
+        assert_eq!(t.expires_at, Some(4600));
+        assert!(!t.needs_refresh(4000));
+        assert!(t.needs_refresh(4541));
+        let s = parse_token_response(br#"{"access_token":"a","token_type":"Bearer","expires_in":"60"}"#, None, 0).unwrap();
+        assert_eq!(s.expires_at, Some(60));
+    }
+
+    #[test]
+    fn broken_token_responses_are_refused_with_a_reason() {
+        for (body, needle) in [
+            (r#"{"access_token":"a"}"#, "no token_type"),
+            (r#"{"access_token":"a","token_type":"mac"}"#, "not Bearer"),
+            (r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#, "not a sensible lifetime"),
+            (r#"{"access_token":"a","token_type":"Bearer","expires_in":99999999999}"#, "not a sensible lifetime"),
+            (r#"{"access_token":"","token_type":"Bearer"}"#, "empty access_token"),
+            (r#"<html>"#, "not a token response"),
+        ] {
+            let err = parse_token_response(body.as_bytes(), None, 0).unwrap_err().to_string();
+            assert!(err.contains(needle), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn granted_scope_wins_over_requested() {
+        let t = parse_token_response(br#"{"access_token":"a","token_type":"Bearer","scope":"x"}"#, Some("x y"), 0).unwrap();
+        assert_eq!(t.scope.as_deref(), Some("x"));
+        let t = parse_token_response(br#"{"access_token":"a","token_type":"Bearer"}"#, Some("x y"), 0).unwrap();
+        assert_eq!(t.scopes(), ["x", "y"]);
+    }
+
+    #[test]
+    fn basic_auth_form_encodes_before_base64() {
+        // RFC 6749 §2.3.1: "a:b" and "p+q" must round-trip.
+        let header = basic_auth("a:b", "p+q r");
+        let raw = base64::engine::general_purpose::STANDARD.decode(header.trim_start_matches("Basic ")).unwrap();
+        assert_eq!(String::from_utf8(raw).unwrap(), "a%3Ab:p%2Bq+r");
+    }
+}
