@@ -1,1 +1,76 @@
-fn main() {}
+//! `superdynamic`: a thin command-line layer over the `superdynamic` library.
+
+mod cli;
+mod commands;
+mod demo;
+mod narrate;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::process::ExitCode;
+use superdynamic::ErrorKind;
+
+/// Exit codes: 0 success, 1 the tool reported an error, 2 usage, 3 authorization, 4 server or network, 5 store.
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+
+    pub fn tool(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+
+    pub fn from_lib(error: superdynamic::Error) -> Self {
+        let code = match error.kind() {
+            ErrorKind::Usage => 2,
+            ErrorKind::Authorization => 3,
+            ErrorKind::Server => 4,
+            ErrorKind::Store => 5,
+        };
+        Self { code, message: error.to_string() }
+    }
+
+    pub fn other(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "superdynamic=debug,superdynamic_server=info,warn",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let g = &cli.global;
+    let result = match &cli.command {
+        Command::Register(a) => commands::register(g, a).await,
+        Command::Login(a) => commands::login(g, a).await,
+        Command::Tools(a) => commands::tools(g, a).await,
+        Command::Call(a) => commands::call(g, a).await,
+        Command::Clients => commands::clients(g),
+        Command::Refresh(a) => commands::refresh(g, a).await,
+        Command::Logout(a) => commands::logout(g, a),
+        Command::Demo => demo::run(g).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -11,3 +11,8 @@ pub mod registration;
 pub mod resource;
 pub mod store;
 pub mod token;
+pub mod client;
+pub mod error;
+
+pub use client::{ClientOptions, Event, LoginOutcome, McpClient, Observer, StaticClient};
+pub use error::{Error, ErrorKind};

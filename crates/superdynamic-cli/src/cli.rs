@@ -1,0 +1,118 @@
+//! Command-line shape: every server command takes the server URL as its first positional argument (or the
+//! seed's `--server-url`); global flags work before or after the subcommand.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "superdynamic",
+    version,
+    about = "Sign in to OAuth-protected MCP servers and use their tools",
+    long_about = "Sign in to OAuth-protected MCP servers and use their tools.\n\n\
+        superdynamic discovers the server's authorization server, registers a client, runs the OAuth 2.1 \
+        authorization code flow with PKCE in your browser, keeps the tokens safely on disk, refreshes them, \
+        and speaks MCP over Streamable HTTP.\n\nTry it without any server: superdynamic demo"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The MCP server URL (instead of the positional URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub server_url: Option<String>,
+    /// Keep separate credentials under this name.
+    #[arg(long, global = true, env = "SUPERDYNAMIC_PROFILE", default_value = "default")]
+    pub profile: String,
+    /// Credential store backend.
+    #[arg(long, global = true, env = "SUPERDYNAMIC_STORE", value_enum, default_value_t = StoreKind::File)]
+    pub store: StoreKind,
+    /// Credential file for the file store [default: the platform config directory]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_STORE_PATH", value_name = "PATH")]
+    pub store_path: Option<PathBuf>,
+    /// Print the authorization URL instead of opening a browser.
+    #[arg(long, global = true)]
+    pub no_browser: bool,
+    /// Complete sign-in without a browser by following the authorization server's redirects (only for
+    /// servers that approve without a person, such as `superdynamic-server --auto-approve`).
+    #[arg(long, global = true, conflicts_with = "no_browser")]
+    pub auto_authorize: bool,
+    /// Never start a sign-in; fail with instructions instead (for scripts).
+    #[arg(long, global = true)]
+    pub non_interactive: bool,
+    /// A pre-registered client ID for the server's authorization server.
+    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The secret of the pre-registered client (prefer the environment variable).
+    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_SECRET", hide_env_values = true, requires = "client_id")]
+    pub client_secret: Option<String>,
+    /// Ask for exactly these scopes (space-separated) instead of the ones the server suggests.
+    #[arg(long, global = true)]
+    pub scope: Option<String>,
+    /// Loopback port for the sign-in redirect [default: a port derived from the server URL].
+    #[arg(long, global = true)]
+    pub callback_port: Option<u16>,
+    /// Seconds to wait for each request to the server.
+    #[arg(long, global = true, default_value_t = 60)]
+    pub timeout: u64,
+    /// Seconds to wait for the sign-in to complete in the browser.
+    #[arg(long, global = true, default_value_t = 300)]
+    pub auth_timeout: u64,
+    /// More logging on stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// A JSON file, 0600 in a 0700 directory.
+    File,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Discover the authorization server and register a client (no sign-in).
+    Register(ServerArg),
+    /// Sign in to the server now (opens the browser).
+    #[command(alias = "authorize")]
+    Login(ServerArg),
+    /// List the server's tools.
+    #[command(alias = "list-tools")]
+    Tools(ServerArg),
+    /// Call a tool: superdynamic call URL TOOL --args '{"k":"v"}'
+    #[command(alias = "call-tool")]
+    Call(CallArgs),
+    /// List stored credentials (never their secrets).
+    #[command(alias = "list-clients")]
+    Clients,
+    /// Refresh the stored access token now.
+    Refresh(ServerArg),
+    /// Delete the stored credentials for a server.
+    Logout(ServerArg),
+    /// Start the reference server in-process and walk through the whole flow.
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArg {
+    /// The MCP server URL, for example https://mcp.example.com/mcp
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The MCP server URL, then the tool name (or only the tool name with --server-url).
+    #[arg(value_name = "URL TOOL", num_args = 1..=2, required = true)]
+    pub positional: Vec<String>,
+    /// Tool arguments as a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub args: String,
+}

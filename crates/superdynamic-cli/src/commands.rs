@@ -1,0 +1,246 @@
+//! One function per subcommand, each a thin layer over the library.
+
+use crate::cli::{CallArgs, GlobalArgs, ServerArg};
+use crate::narrate::Narrator;
+use crate::Failure;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use superdynamic::authorization::AuthorizationMode;
+use superdynamic::secret::ClientSecret;
+use superdynamic::store::FileStore;
+use superdynamic::token::now_unix;
+use superdynamic::{ClientOptions, LoginOutcome, McpClient, StaticClient};
+
+pub fn store(global: &GlobalArgs) -> Result<FileStore, Failure> {
+    let path = match &global.store_path {
+        Some(p) => p.clone(),
+        None => FileStore::default_path().map_err(|e| Failure::from_lib(e.into()))?,
+    };
+    Ok(FileStore::new(path))
+}
+
+pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
+    let mut options = ClientOptions::new(store(global)?);
+    options.profile = global.profile.clone();
+    options.authorization_mode = if global.auto_authorize {
+        AuthorizationMode::Fetch
+    } else if global.no_browser {
+        AuthorizationMode::PrintUrl
+    } else {
+        AuthorizationMode::Browser
+    };
+    options.interactive = !global.non_interactive;
+    options.static_client = global.client_id.as_ref().map(|id| StaticClient {
+        client_id: id.clone(),
+        client_secret: global.client_secret.clone().map(ClientSecret::new),
+    });
+    options.scope = global.scope.clone();
+    options.callback_port = global.callback_port;
+    options.request_timeout = Duration::from_secs(global.timeout.max(1));
+    options.auth_timeout = Duration::from_secs(global.auth_timeout.max(1));
+    options.observer = Arc::new(Narrator { quiet: global.json });
+    Ok(options)
+}
+
+/// The server URL from the positional argument or `--server-url`.
+pub fn server_url(global: &GlobalArgs, positional: Option<&str>) -> Result<String, Failure> {
+    match (positional, global.server_url.as_deref()) {
+        (Some(p), Some(flag)) if p != flag => Err(Failure::usage(format!(
+            "two different server URLs given ('{p}' and --server-url '{flag}'); give one"
+        ))),
+        (Some(url), _) | (None, Some(url)) => Ok(url.to_string()),
+        (None, None) => Err(Failure::usage("no server URL given: pass it as the first argument, e.g. `superdynamic tools https://mcp.example.com/mcp`")),
+    }
+}
+
+fn client(global: &GlobalArgs, arg: &ServerArg) -> Result<McpClient, Failure> {
+    let url = server_url(global, arg.url.as_deref())?;
+    McpClient::new(&url, options(global)?).map_err(Failure::from_lib)
+}
+
+pub async fn register(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
+    let client = client(global, arg)?;
+    match client.register().await.map_err(Failure::from_lib)? {
+        None => print(global, json!({ "authorization_required": false }), "This server does not require authorization."),
+        Some(reg) => print(
+            global,
+            json!({ "client_id": reg.client_id, "auth_method": reg.auth_method, "source": reg.source }),
+            &format!("Client ID: {}", reg.client_id),
+        ),
+    }
+    Ok(())
+}
+
+pub async fn login(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
+    let client = client(global, arg)?;
+    match client.login().await.map_err(Failure::from_lib)? {
+        LoginOutcome::NotRequired => {
+            print(global, json!({ "authorization_required": false }), "This server does not require authorization.")
+        }
+        LoginOutcome::SignedIn(record) => {
+            let tokens = record.tokens.as_ref();
+            let expires_in = tokens.and_then(|t| t.expires_at).map(|t| t.saturating_sub(now_unix()));
+            print(
+                global,
+                json!({
+                    "server": record.server, "issuer": record.issuer,
+                    "client_id": record.registration.as_ref().map(|r| r.client_id.clone()),
+                    "scope": tokens.and_then(|t| t.scope.clone()),
+                    "expires_in": expires_in,
+                    "refresh_token": tokens.is_some_and(|t| t.refresh_token.is_some()),
+                }),
+                &format!("Signed in to {} (authorization server {})", record.server, record.issuer),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn tools(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
+    let client = client(global, arg)?;
+    let result = client.list_tools().await;
+    client.close().await;
+    let tools = result.map_err(Failure::from_lib)?;
+    if global.json {
+        println!("{}", Value::Array(tools));
+        return Ok(());
+    }
+    if tools.is_empty() {
+        println!("The server offers no tools.");
+    }
+    for tool in &tools {
+        let name = tool.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
+        let description = tool.get("description").and_then(Value::as_str).unwrap_or("");
+        let first_line = description.lines().next().unwrap_or("");
+        println!("{name:<24} {first_line}");
+    }
+    Ok(())
+}
+
+pub async fn call(global: &GlobalArgs, args: &CallArgs) -> Result<(), Failure> {
+    let (url, tool) = match args.positional.as_slice() {
+        [url, tool] => (server_url(global, Some(url))?, tool.clone()),
+        [tool] => (server_url(global, None)?, tool.clone()),
+        _ => return Err(Failure::usage("usage: superdynamic call URL TOOL --args JSON")),
+    };
+    let arguments: Value = serde_json::from_str(&args.args)
+        .map_err(|e| Failure::usage(format!("--args is not valid JSON: {e}")))?;
+    if !arguments.is_object() {
+        return Err(Failure::usage("--args must be a JSON object, for example '{\"location\":\"Paris\"}'"));
+    }
+    let client = McpClient::new(&url, options(global)?).map_err(Failure::from_lib)?;
+    let result = client.call_tool(&tool, arguments).await;
+    client.close().await;
+    let result = result.map_err(Failure::from_lib)?;
+    let is_error = result.get("isError").and_then(Value::as_bool).unwrap_or(false);
+    if global.json {
+        println!("{result}");
+    } else {
+        print_tool_result(&result);
+    }
+    if is_error {
+        return Err(Failure::tool(format!("the tool '{tool}' reported an error")));
+    }
+    Ok(())
+}
+
+/// Text content as text; other content and structured content as JSON.
+pub fn print_tool_result(result: &Value) {
+    let mut printed = false;
+    for item in result.get("content").and_then(Value::as_array).into_iter().flatten() {
+        match (item.get("type").and_then(Value::as_str), item.get("text").and_then(Value::as_str)) {
+            (Some("text"), Some(text)) => println!("{text}"),
+            _ => println!("{item}"),
+        }
+        printed = true;
+    }
+    if !printed {
+        if let Some(structured) = result.get("structuredContent") {
+            println!("{}", serde_json::to_string_pretty(structured).unwrap_or_default());
+        }
+    }
+}
+
+pub fn clients(global: &GlobalArgs) -> Result<(), Failure> {
+    let store = store(global)?;
+    let data = store.load().map_err(|e| Failure::from_lib(e.into()))?;
+    let now = now_unix();
+    let rows: Vec<Value> = data
+        .credentials
+        .iter()
+        .map(|r| {
+            let tokens = r.tokens.as_ref();
+            json!({
+                "profile": r.profile,
+                "server": r.server,
+                "issuer": r.issuer,
+                "client_id": r.registration.as_ref().map(|g| g.client_id.clone()),
+                "registration": r.registration.as_ref().map(|g| g.source),
+                "signed_in": tokens.is_some(),
+                "scope": tokens.and_then(|t| t.scope.clone()),
+                "expires_in": tokens.and_then(|t| t.expires_at).map(|t| t as i64 - now as i64),
+                "refreshable": tokens.is_some_and(|t| t.refresh_token.is_some()),
+            })
+        })
+        .collect();
+    if global.json {
+        println!("{}", json!({ "store": store.path(), "credentials": rows }));
+        return Ok(());
+    }
+    println!("Store: {}", store.path().display());
+    if rows.is_empty() {
+        println!("No stored credentials.");
+    }
+    for (r, row) in data.credentials.iter().zip(&rows) {
+        let status = match (row["signed_in"].as_bool(), row["expires_in"].as_i64()) {
+            (Some(false), _) => "registered, not signed in".to_string(),
+            (_, Some(secs)) if secs <= 0 => "token expired".to_string() + if row["refreshable"] == true { " (refreshable)" } else { "" },
+            (_, Some(secs)) => format!("signed in, token valid {secs} s"),
+            _ => "signed in".to_string(),
+        };
+        println!("[{}] {}", r.profile, r.server);
+        println!("    issuer:    {}", r.issuer);
+        println!("    client id: {}", r.registration.as_ref().map(|g| g.client_id.as_str()).unwrap_or("-"));
+        println!("    status:    {status}");
+        if let Some(scope) = row["scope"].as_str() {
+            println!("    scope:     {scope}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn refresh(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
+    let client = client(global, arg)?;
+    let tokens = client.refresh().await.map_err(Failure::from_lib)?;
+    let expires_in = tokens.expires_at.map(|t| t.saturating_sub(now_unix()));
+    print(
+        global,
+        json!({ "refreshed": true, "expires_in": expires_in, "scope": tokens.scope }),
+        &format!(
+            "Token refreshed{}",
+            expires_in.map(|s| format!("; valid for {s} s")).unwrap_or_default()
+        ),
+    );
+    Ok(())
+}
+
+pub fn logout(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
+    let client = client(global, arg)?;
+    let removed = client.logout().map_err(Failure::from_lib)?;
+    let text = if removed {
+        format!("Signed out of {}; local credentials deleted", client.server())
+    } else {
+        format!("No stored credentials for {}", client.server())
+    };
+    print(global, json!({ "removed": removed }), &text);
+    Ok(())
+}
+
+fn print(global: &GlobalArgs, json: Value, text: &str) {
+    if global.json {
+        println!("{json}");
+    } else {
+        println!("{text}");
+    }
+}

@@ -1,0 +1,597 @@
+//! The whole flow for one MCP server: use stored credentials, refresh them before they expire, and on a 401 or
+//! a 403 `insufficient_scope` run discovery, registration and authorization, then retry the request.
+
+use crate::authorization::{self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackListener};
+use crate::discovery::{self, BearerChallenge, Discovery};
+use crate::error::Error;
+use crate::http;
+use crate::registration::{self, ClientRegistration, RegistrationError, RegistrationRequest, RegistrationSource};
+use crate::resource::ResourceUri;
+use crate::secret::{AccessToken, ClientSecret};
+use crate::store::{CredentialRecord, DEFAULT_PROFILE, FileStore, StoreError};
+use crate::token::{self, TokenSet, now_unix};
+use crate::transport::{StreamableHttp, TransportError, TransportOptions};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Sign-ins for more scope allowed within one operation (MCP 2025-11-25 §Step-Up Authorization Flow: retry limits).
+const MAX_STEP_UPS: u32 = 2;
+
+/// Something worth telling the user while the flow runs. The CLI narrates these; a library user may log them.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The MCP server asked for authorization.
+    Challenge { status: u16, challenge: Option<&'a BearerChallenge> },
+    Discovered { discovery: &'a Discovery },
+    Registered { registration: &'a ClientRegistration, reused: bool },
+    /// The URL the user must open (printed in `PrintUrl` mode, shown as a fallback otherwise).
+    AuthorizationUrl { url: &'a Url, mode: AuthorizationMode },
+    WaitingForCallback { redirect_uri: &'a str, timeout: Duration },
+    Authorized { tokens: &'a TokenSet },
+    Refreshed { tokens: &'a TokenSet },
+    StepUp { scope: &'a str },
+}
+
+pub trait Observer: Send + Sync {
+    fn event(&self, event: &Event<'_>);
+}
+
+/// An observer that logs events at debug level.
+pub struct TracingObserver;
+
+impl Observer for TracingObserver {
+    fn event(&self, event: &Event<'_>) {
+        tracing::debug!(?event, "superdynamic");
+    }
+}
+
+/// Pre-registered client credentials for the server's authorization server.
+#[derive(Debug, Clone)]
+pub struct StaticClient {
+    pub client_id: String,
+    pub client_secret: Option<ClientSecret>,
+}
+
+#[derive(Clone)]
+pub struct ClientOptions {
+    pub profile: String,
+    pub store: FileStore,
+    pub authorization_mode: AuthorizationMode,
+    /// May this client start a sign-in when one is needed? When false, such a need is an error.
+    pub interactive: bool,
+    pub client_name: String,
+    pub static_client: Option<StaticClient>,
+    /// Overrides the scope selection of the MCP specification.
+    pub scope: Option<String>,
+    /// Fixed loopback port for the redirect; `None` derives a stable one from the server URL.
+    pub callback_port: Option<u16>,
+    pub request_timeout: Duration,
+    /// How long to wait for the user to finish signing in.
+    pub auth_timeout: Duration,
+    pub observer: Arc<dyn Observer>,
+}
+
+impl ClientOptions {
+    pub fn new(store: FileStore) -> Self {
+        Self {
+            profile: DEFAULT_PROFILE.to_string(),
+            store,
+            authorization_mode: AuthorizationMode::Browser,
+            interactive: true,
+            client_name: "superdynamic".to_string(),
+            static_client: None,
+            scope: None,
+            callback_port: None,
+            request_timeout: Duration::from_secs(60),
+            auth_timeout: Duration::from_secs(300),
+            observer: Arc::new(TracingObserver),
+        }
+    }
+}
+
+/// The result of [`McpClient::login`].
+#[derive(Debug)]
+pub enum LoginOutcome {
+    SignedIn(Box<CredentialRecord>),
+    /// The server answered without asking for authorization.
+    NotRequired,
+}
+
+/// A client for one MCP server.
+pub struct McpClient {
+    server: ResourceUri,
+    options: ClientOptions,
+    http: reqwest::Client,
+    fetch_http: reqwest::Client,
+    transport: StreamableHttp,
+    /// Single-flight refresh within this process: concurrent callers wait for one refresh.
+    refresh_lock: tokio::sync::Mutex<()>,
+}
+
+impl McpClient {
+    pub fn new(server_url: &str, options: ClientOptions) -> Result<Self, Error> {
+        let server = ResourceUri::parse(server_url)?;
+        let http = http::client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
+        let fetch_http = http::no_redirect_client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
+        let transport = StreamableHttp::new(
+            http.clone(),
+            server.url().clone(),
+            TransportOptions {
+                client_name: options.client_name.clone(),
+                request_timeout: options.request_timeout,
+                ..TransportOptions::default()
+            },
+        );
+        Ok(Self { server, options, http, fetch_http, transport, refresh_lock: tokio::sync::Mutex::new(()) })
+    }
+
+    pub fn server(&self) -> &ResourceUri {
+        &self.server
+    }
+
+    pub fn transport(&self) -> &StreamableHttp {
+        &self.transport
+    }
+
+    /// The stored record for this server, if any.
+    pub fn credentials(&self) -> Result<Option<CredentialRecord>, Error> {
+        Ok(self.options.store.load()?.current(&self.options.profile, &self.server).cloned())
+    }
+
+    /// Signs in now, whatever is stored: probe, discovery, registration, authorization, token.
+    pub async fn login(&self) -> Result<LoginOutcome, Error> {
+        match self.probe().await? {
+            None => Ok(LoginOutcome::NotRequired),
+            Some(challenge) => {
+                let record = self.authorize(challenge.as_ref(), None).await?;
+                Ok(LoginOutcome::SignedIn(Box::new(record)))
+            }
+        }
+    }
+
+    /// Discovery and registration only (no sign-in). Returns the registration in use.
+    pub async fn register(&self) -> Result<Option<ClientRegistration>, Error> {
+        let Some(challenge) = self.probe().await? else { return Ok(None) };
+        let discovery = self.discover(challenge.as_ref()).await?;
+        let listener = self.bind_listener().await?;
+        let registration = self.client_identity(&discovery, listener.redirect_uri(), None).await?;
+        Ok(Some(registration))
+    }
+
+    /// Every tool, following `nextCursor` to the end (MCP pagination). Tools are returned as sent.
+    pub async fn list_tools(&self) -> Result<Vec<Value>, Error> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        // A hostile server could page forever; 1000 pages is far beyond any real tool list.
+        for _ in 0..1000 {
+            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
+            let result = self.request("tools/list", params).await?;
+            if let Some(page) = result.get("tools").and_then(Value::as_array) {
+                tools.extend(page.iter().cloned());
+            }
+            match result.get("nextCursor").and_then(Value::as_str) {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return Ok(tools),
+            }
+        }
+        Err(TransportError::Protocol("tools/list returned more than 1000 pages".into()).into())
+    }
+
+    /// Calls a tool; the result (`content`, `structuredContent`, `isError`, …) is returned exactly as sent.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, Error> {
+        self.request("tools/call", Some(json!({ "name": name, "arguments": arguments }))).await
+    }
+
+    /// Refreshes the stored tokens now.
+    pub async fn refresh(&self) -> Result<TokenSet, Error> {
+        let record = self.credentials()?.ok_or_else(|| self.not_signed_in())?;
+        let tokens = record.tokens.clone().ok_or_else(|| self.not_signed_in())?;
+        self.refresh_record(&record, &tokens).await
+    }
+
+    /// Deletes the stored credentials for this server; returns whether any existed.
+    pub fn logout(&self) -> Result<bool, Error> {
+        let removed = self.options.store.update(|data| Ok::<_, StoreError>(data.remove(&self.options.profile, &self.server)))?;
+        Ok(removed > 0)
+    }
+
+    /// Ends the MCP session, if one is open.
+    pub async fn close(&self) {
+        let token = self.stored_token().ok().flatten();
+        if let Err(e) = self.transport.close(token.as_ref()).await {
+            tracing::debug!(error = %e, "closing the MCP session failed");
+        }
+    }
+
+    /// One JSON-RPC request with the authorization loop around it: proactive refresh, one refresh on 401,
+    /// sign-in on 401 when no refresh helps, step-up on 403 `insufficient_scope`.
+    pub async fn request(&self, method: &str, params: Option<Value>) -> Result<Value, Error> {
+        let mut refreshed = false;
+        let mut signed_in = false;
+        let mut step_ups = 0;
+        loop {
+            let token = self.usable_token().await?;
+            let error = match self.transport.request(method, params.clone(), token.as_ref()).await {
+                Ok(result) => return Ok(result),
+                Err(e) => e,
+            };
+            match error {
+                TransportError::Unauthorized { www_authenticate } => {
+                    let challenge = BearerChallenge::from_headers(&www_authenticate);
+                    self.observe(Event::Challenge { status: 401, challenge: challenge.as_ref() });
+                    if token.is_some() && !refreshed {
+                        refreshed = true;
+                        if self.try_refresh_after_401(token.as_ref()).await? {
+                            continue;
+                        }
+                    }
+                    if signed_in {
+                        return Err(Error::StillUnauthorized { server: self.server.to_string() });
+                    }
+                    signed_in = true;
+                    self.authorize(challenge.as_ref(), None).await?;
+                }
+                TransportError::Forbidden { www_authenticate } => {
+                    let challenge = BearerChallenge::from_headers(&www_authenticate);
+                    self.observe(Event::Challenge { status: 403, challenge: challenge.as_ref() });
+                    let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope) else {
+                        return Err(TransportError::Forbidden { www_authenticate }.into());
+                    };
+                    let wanted = challenge.scope.clone().unwrap_or_default();
+                    if step_ups >= MAX_STEP_UPS {
+                        return Err(Error::StepUpLimit { server: self.server.to_string(), scope: wanted, attempts: step_ups });
+                    }
+                    step_ups += 1;
+                    self.observe(Event::StepUp { scope: &wanted });
+                    self.authorize(Some(&challenge), Some(&wanted)).await?;
+                }
+                other => return Err(other.into()),
+            }
+        }
+    }
+
+    fn observe(&self, event: Event<'_>) {
+        self.options.observer.event(&event);
+    }
+
+    fn not_signed_in(&self) -> Error {
+        Error::NotSignedIn { server: self.server.to_string() }
+    }
+
+    fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
+        Ok(self.credentials()?.and_then(|r| r.tokens).map(|t| t.access_token))
+    }
+
+    /// The access token to send: the stored one, refreshed first when it is about to expire.
+    async fn usable_token(&self) -> Result<Option<AccessToken>, Error> {
+        let Some(record) = self.credentials()? else { return Ok(None) };
+        let Some(tokens) = record.tokens.clone() else { return Ok(None) };
+        if !tokens.needs_refresh(now_unix()) {
+            return Ok(Some(tokens.access_token));
+        }
+        if tokens.refresh_token.is_none() {
+            return Ok(None); // expired, nothing to refresh with: the 401 path signs in again
+        }
+        match self.refresh_record(&record, &tokens).await {
+            Ok(fresh) => Ok(Some(fresh.access_token)),
+            Err(Error::Token(e)) if e.oauth_code() == Some("invalid_grant") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a 401 on `sent`: refresh once if a refresh token is stored. `Ok(false)` means sign in again.
+    async fn try_refresh_after_401(&self, sent: Option<&AccessToken>) -> Result<bool, Error> {
+        let Some(record) = self.credentials()? else { return Ok(false) };
+        let Some(tokens) = record.tokens.clone() else { return Ok(false) };
+        if sent.is_some_and(|s| *s != tokens.access_token) {
+            return Ok(true); // someone else stored a newer token meanwhile: try that one
+        }
+        if tokens.refresh_token.is_none() {
+            return Ok(false);
+        }
+        match self.refresh_record(&record, &tokens).await {
+            Ok(_) => Ok(true),
+            Err(Error::Token(e)) if e.oauth_code().is_some() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Refreshes `seen` for `record`, unless another caller already replaced it. A refresh token rejected with
+    /// `invalid_grant` is removed, but only if it is still the one stored (compare-and-swap).
+    async fn refresh_record(&self, record: &CredentialRecord, seen: &TokenSet) -> Result<TokenSet, Error> {
+        let _single_flight = self.refresh_lock.lock().await;
+        let store = &self.options.store;
+        let current = store.load()?.find(&record.profile, &record.server, &record.issuer).cloned();
+        let Some(current) = current else { return Err(self.not_signed_in()) };
+        match &current.tokens {
+            Some(t) if t.access_token != seen.access_token && !t.needs_refresh(now_unix()) => return Ok(t.clone()),
+            None => return Err(self.not_signed_in()),
+            _ => {}
+        }
+        let registration = current.registration.clone().ok_or_else(|| self.not_signed_in())?;
+        let stored = current.tokens.clone().ok_or_else(|| self.not_signed_in())?;
+        let result = token::refresh(
+            &self.http,
+            &current.authorization_server.token_endpoint,
+            &registration,
+            &stored,
+            &current.resource,
+        )
+        .await;
+        match result {
+            Ok(fresh) => {
+                // Persist the rotated refresh token before the new access token is used.
+                self.save_tokens(&current, &stored, Some(fresh.clone()))?;
+                self.observe(Event::Refreshed { tokens: &fresh });
+                Ok(fresh)
+            }
+            Err(e) => {
+                if e.oauth_code() == Some("invalid_grant") {
+                    self.save_tokens(&current, &stored, None)?;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Replaces `expected` with `new` in the record, only if `expected` is still what is stored.
+    fn save_tokens(&self, record: &CredentialRecord, expected: &TokenSet, new: Option<TokenSet>) -> Result<(), Error> {
+        self.options.store.update(|data| {
+            if let Some(r) = data.credentials.iter_mut().find(|r| {
+                r.matches(&record.profile, &record.server) && r.issuer == record.issuer
+            }) {
+                if r.tokens.as_ref() == Some(expected) {
+                    r.tokens = new;
+                    r.updated_at = now_unix();
+                }
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(())
+    }
+
+    /// An unauthenticated `initialize` POST, to learn whether and how the server wants authorization.
+    async fn probe(&self) -> Result<Option<Option<BearerChallenge>>, Error> {
+        let body = json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {
+                "protocolVersion": crate::transport::LATEST_PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": { "name": self.options.client_name, "version": env!("CARGO_PKG_VERSION") }
+            }
+        });
+        let response = self
+            .http
+            .post(self.server.url().clone())
+            .header("Accept", "application/json, text/event-stream")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|source| TransportError::Connect { url: self.server.to_string(), source })?;
+        let status = response.status().as_u16();
+        let challenges: Vec<String> = response
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        match status {
+            401 | 403 => {
+                let challenge = BearerChallenge::from_headers(&challenges);
+                self.observe(Event::Challenge { status, challenge: challenge.as_ref() });
+                Ok(Some(challenge))
+            }
+            200..=299 => Ok(None),
+            _ => {
+                let body = http::read_limited(self.server.url(), response, 4096).await.unwrap_or_default();
+                Err(TransportError::HttpStatus { status, body: http::excerpt(&body) }.into())
+            }
+        }
+    }
+
+    async fn discover(&self, challenge: Option<&BearerChallenge>) -> Result<Discovery, Error> {
+        let discovery = discovery::discover(&self.http, &self.server, challenge).await?;
+        self.observe(Event::Discovered { discovery: &discovery });
+        Ok(discovery)
+    }
+
+    /// RFC 8252 §7.3 loopback redirect on a port stable per server (so a dynamic registration's redirect URI
+    /// keeps matching), falling back to any free port when it is taken.
+    async fn bind_listener(&self) -> Result<CallbackListener, Error> {
+        let port = self.options.callback_port.unwrap_or_else(|| stable_port(&self.options.profile, &self.server));
+        match CallbackListener::bind(port).await {
+            Ok(l) => Ok(l),
+            Err(_) if self.options.callback_port.is_none() => CallbackListener::bind(0)
+                .await
+                .map_err(|source| AuthorizationError::Listen { port: 0, source }.into()),
+            Err(source) => Err(AuthorizationError::Listen { port, source }.into()),
+        }
+    }
+
+    /// The client identity, in the MCP order: pre-registered credentials, then a stored registration with this
+    /// issuer, then Dynamic Client Registration. Saved at once, so a failed sign-in does not register again.
+    async fn client_identity(
+        &self,
+        discovery: &Discovery,
+        redirect_uri: &str,
+        scope: Option<&str>,
+    ) -> Result<ClientRegistration, Error> {
+        let metadata = &discovery.authorization_server;
+        if let Some(s) = &self.options.static_client {
+            let registration = ClientRegistration::pre_registered(s.client_id.clone(), s.client_secret.clone(), &metadata.auth_methods());
+            self.observe(Event::Registered { registration: &registration, reused: true });
+            return Ok(registration);
+        }
+        let stored = self.options.store.load()?;
+        let existing = stored.find(&self.options.profile, &self.server, &discovery.issuer);
+        if let Some(reg) = existing.and_then(|r| r.registration.clone()) {
+            if reg.source == RegistrationSource::Dynamic && reg.usable_for(redirect_uri, now_unix()) {
+                self.observe(Event::Registered { registration: &reg, reused: true });
+                return Ok(reg);
+            }
+        }
+        let endpoint = metadata.registration_endpoint.as_deref().ok_or(RegistrationError::NotSupported)?;
+        let request = RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope };
+        let registration = registration::register(&self.http, endpoint, &request).await?;
+        self.observe(Event::Registered { registration: &registration, reused: false });
+        let record = CredentialRecord {
+            profile: self.options.profile.clone(),
+            server: self.server.clone(),
+            issuer: discovery.issuer.clone(),
+            resource: discovery.resource.clone(),
+            authorization_server: metadata.clone(),
+            registration: Some(registration.clone()),
+            tokens: existing.and_then(|r| r.tokens.clone()),
+            updated_at: now_unix(),
+        };
+        self.options.store.update(|data| {
+            data.upsert(record);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(registration)
+    }
+
+    /// The scope to ask for (MCP 2025-11-25 §Scope Selection Strategy; 2026-07-28 union on step-up and
+    /// `offline_access` only when the authorization server lists it).
+    fn select_scope(&self, discovery: &Discovery, challenge: Option<&BearerChallenge>, step_up: Option<&str>) -> Option<String> {
+        if let Some(explicit) = &self.options.scope {
+            return Some(explicit.clone());
+        }
+        let mut scopes: Vec<String> = Vec::new();
+        let add = |scopes: &mut Vec<String>, s: &str| {
+            for part in s.split_whitespace() {
+                if !scopes.iter().any(|x| x == part) {
+                    scopes.push(part.to_string());
+                }
+            }
+        };
+        if let Some(extra) = step_up {
+            // Union with what was granted (or asked) before, so a step-up never loses a scope.
+            if let Ok(Some(record)) = self.credentials() {
+                if let Some(granted) = record.tokens.and_then(|t| t.scope) {
+                    add(&mut scopes, &granted);
+                }
+            }
+            add(&mut scopes, extra);
+        } else if let Some(challenged) = challenge.and_then(|c| c.scope.as_deref()) {
+            add(&mut scopes, challenged);
+        } else if let Some(supported) = discovery.protected_resource.as_ref().and_then(|p| p.scopes_supported.as_ref()) {
+            add(&mut scopes, &supported.join(" "));
+        }
+        if scopes.is_empty() {
+            return None;
+        }
+        if discovery.authorization_server.supports_scope("offline_access") {
+            add(&mut scopes, "offline_access");
+        }
+        Some(scopes.join(" "))
+    }
+
+    /// The sign-in: discovery, client identity, authorization code with PKCE, token. Stores and returns the record.
+    async fn authorize(&self, challenge: Option<&BearerChallenge>, step_up: Option<&str>) -> Result<CredentialRecord, Error> {
+        if !self.options.interactive {
+            let reason = if step_up.is_some() { "more scope is needed" } else { "no valid token" };
+            return Err(Error::SignInRequired { server: self.server.to_string(), reason: reason.into() });
+        }
+        let discovery = self.discover(challenge).await?;
+        let listener = self.bind_listener().await?;
+        let redirect_uri = listener.redirect_uri().to_string();
+        let scope = self.select_scope(&discovery, challenge, step_up);
+        let registration = self.client_identity(&discovery, &redirect_uri, None).await?;
+        let (url, pending) = AuthorizationRequest {
+            metadata: &discovery.authorization_server,
+            client_id: &registration.client_id,
+            redirect_uri: &redirect_uri,
+            scope: scope.as_deref(),
+            resource: &discovery.resource,
+        }
+        .build()?;
+        let mode = self.options.authorization_mode;
+        self.observe(Event::AuthorizationUrl { url: &url, mode });
+        self.observe(Event::WaitingForCallback { redirect_uri: &redirect_uri, timeout: self.options.auth_timeout });
+        let code = {
+        let wait = listener.wait(&pending);
+        tokio::pin!(wait);
+        let callback = async {
+            match mode {
+                AuthorizationMode::Browser => {
+                    if let Err(e) = authorization::browser::open(&url) {
+                        tracing::warn!("{e}");
+                    }
+                    (&mut wait).await.map_err(AuthorizationError::from)
+                }
+                AuthorizationMode::PrintUrl => (&mut wait).await.map_err(AuthorizationError::from),
+                AuthorizationMode::Fetch => {
+                    tokio::select! {
+                        result = &mut wait => result.map_err(AuthorizationError::from),
+                        fetched = authorization::follow_redirects(&self.fetch_http, &url, &redirect_uri) => {
+                            fetched?;
+                            (&mut wait).await.map_err(AuthorizationError::from)
+                        }
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(self.options.auth_timeout, callback)
+            .await
+            .map_err(|_| AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()))??
+        };
+        let scope_for_record = pending.scope.clone();
+        let tokens = token::exchange_code(
+            &self.http,
+            &discovery.authorization_server.token_endpoint,
+            &registration,
+            code,
+            pending.verifier,
+            &redirect_uri,
+            &discovery.resource,
+            scope_for_record.as_deref(),
+        )
+        .await?;
+        self.observe(Event::Authorized { tokens: &tokens });
+        let record = CredentialRecord {
+            profile: self.options.profile.clone(),
+            server: self.server.clone(),
+            issuer: discovery.issuer.clone(),
+            resource: discovery.resource.clone(),
+            authorization_server: discovery.authorization_server.clone(),
+            registration: Some(registration),
+            tokens: Some(tokens),
+            updated_at: now_unix(),
+        };
+        let saved = record.clone();
+        self.options.store.update(|data| {
+            data.upsert(saved);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(record)
+    }
+}
+
+/// A port in 49152..=65535 derived from (profile, server) with FNV-1a: the same server gets the same redirect
+/// URI on every run, so its dynamic registration stays valid.
+pub fn stable_port(profile: &str, server: &ResourceUri) -> u16 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in profile.bytes().chain([0]).chain(server.as_str().bytes()) {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    49152 + (hash % 16384) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_port_is_stable_and_in_the_dynamic_range() {
+        let a = ResourceUri::parse("https://mcp.example.com/mcp").unwrap();
+        let b = ResourceUri::parse("https://other.example.com/mcp").unwrap();
+        assert_eq!(stable_port("default", &a), stable_port("default", &a));
+        assert_ne!(stable_port("default", &a), stable_port("default", &b));
+        assert_ne!(stable_port("default", &a), stable_port("work", &a));
+        assert!(stable_port("default", &a) >= 49152);
+    }
+}

@@ -1,0 +1,64 @@
+//! The library's top-level error: one variant per protocol step, plus the few failures that belong to the
+//! whole flow. Each message says what happened and what to do next.
+
+use crate::authorization::AuthorizationError;
+use crate::discovery::DiscoveryError;
+use crate::registration::RegistrationError;
+use crate::resource::ResourceUriError;
+use crate::store::StoreError;
+use crate::token::TokenError;
+use crate::transport::TransportError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid server URL: {0}")]
+    InvalidServerUrl(#[from] ResourceUriError),
+    #[error("discovery failed: {0}")]
+    Discovery(#[from] DiscoveryError),
+    #[error("client registration failed: {0}")]
+    Registration(#[from] RegistrationError),
+    #[error("authorization failed: {0}")]
+    Authorization(#[from] AuthorizationError),
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Transport(#[from] TransportError),
+    #[error("not signed in to {server}; run `superdynamic login {server}` first")]
+    NotSignedIn { server: String },
+    #[error("{server} needs a new sign-in ({reason}), and this run may not open one; run `superdynamic login {server}`")]
+    SignInRequired { server: String, reason: String },
+    #[error("{server} still refuses the token obtained just now (HTTP 401); the server may not accept tokens from its own authorization server")]
+    StillUnauthorized { server: String },
+    #[error(
+        "{server} keeps asking for more scope ({scope}) after {attempts} sign-ins; stopping. The account may not be \
+         allowed that scope"
+    )]
+    StepUpLimit { server: String, scope: String, attempts: u32 },
+}
+
+/// Broad classes of failure, for exit codes and retry decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input was wrong (a URL, an argument).
+    Usage,
+    /// Sign-in, registration, tokens or scopes.
+    Authorization,
+    /// The MCP server or the network.
+    Server,
+    /// The local credential store.
+    Store,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidServerUrl(_) => ErrorKind::Usage,
+            Error::Store(_) => ErrorKind::Store,
+            Error::Transport(e) if e.is_auth() => ErrorKind::Authorization,
+            Error::Transport(_) => ErrorKind::Server,
+            _ => ErrorKind::Authorization,
+        }
+    }
+}
