@@ -28,7 +28,8 @@ impl Observer for DemoNarrator {
     fn event(&self, event: &Event<'_>) {
         match event {
             Event::Challenge { status, challenge } => {
-                self.step(&format!("The MCP server answers HTTP {status}: authorization needed"));
+                let why = if *status == 403 { "the token lacks a scope (insufficient_scope)" } else { "authorization needed" };
+                self.step(&format!("The MCP server answers HTTP {status}: {why}"));
                 if let Some(c) = challenge {
                     if let Some(url) = &c.resource_metadata {
                         println!("   WWW-Authenticate resource_metadata = {url}");
@@ -154,8 +155,8 @@ async fn walk_through(global: &GlobalArgs, mcp_url: &str) -> Result<(), Failure>
 
     client.refresh().await.map_err(Failure::from_lib)?;
 
-    narrator.step("tools/call read_file {\"path\": \"welcome.txt\"}: needs files:read, which we do not have yet");
-    match client.call_tool("read_file", json!({ "path": "welcome.txt" })).await {
+    narrator.step("tools/call read_file {\"path\": \"README.txt\"}: needs files:read, which we do not have yet");
+    match client.call_tool("read_file", json!({ "path": "README.txt" })).await {
         Ok(result) => print_tool_result(&result),
         Err(e) => println!("   {e}"),
     }

@@ -108,6 +108,8 @@ pub struct McpClient {
     transport: StreamableHttp,
     /// Single-flight refresh within this process: concurrent callers wait for one refresh.
     refresh_lock: tokio::sync::Mutex<()>,
+    /// Discovery done by this client, reused by a later sign-in (step-up) in the same process.
+    discovered: std::sync::Mutex<Option<Discovery>>,
 }
 
 impl McpClient {
@@ -124,7 +126,15 @@ impl McpClient {
                 ..TransportOptions::default()
             },
         );
-        Ok(Self { server, options, http, fetch_http, transport, refresh_lock: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            server,
+            options,
+            http,
+            fetch_http,
+            transport,
+            refresh_lock: tokio::sync::Mutex::new(()),
+            discovered: std::sync::Mutex::new(None),
+        })
     }
 
     pub fn server(&self) -> &ResourceUri {
@@ -392,8 +402,15 @@ impl McpClient {
     }
 
     async fn discover(&self, challenge: Option<&BearerChallenge>) -> Result<Discovery, Error> {
+        let cached = self.discovered.lock().ok().and_then(|d| d.clone());
+        if let Some(discovery) = cached {
+            return Ok(discovery);
+        }
         let discovery = discovery::discover(&self.http, &self.server, challenge).await?;
         self.observe(Event::Discovered { discovery: &discovery });
+        if let Ok(mut slot) = self.discovered.lock() {
+            *slot = Some(discovery.clone());
+        }
         Ok(discovery)
     }
 
