@@ -1,0 +1,50 @@
+//! Start-up configuration of the combined authorization + resource server.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+/// Where the server keeps clients, codes, refresh tokens and its signing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file; everything survives a restart with the same file.
+    File(PathBuf),
+    /// A private in-memory SQLite database, gone when the server stops.
+    Memory,
+}
+
+/// Configuration for [`crate::start`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Public base URL (the issuer). Defaults to `http://<bound address>`.
+    pub public_url: Option<Url>,
+    pub database: Database,
+    /// Issue authorization codes without showing the consent page.
+    pub auto_approve: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Read-only directory served by `list_files`/`read_file`; `None` uses the
+    /// demo files compiled into the binary.
+    pub files_dir: Option<PathBuf>,
+    /// Subject (`sub`) of the user who "signs in" at the authorization endpoint.
+    pub demo_user: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 8000)),
+            public_url: None,
+            database: Database::Memory,
+            auto_approve: false,
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            files_dir: None,
+            demo_user: "demo-user".to_owned(),
+        }
+    }
+}

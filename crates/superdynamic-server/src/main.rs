@@ -1,0 +1,129 @@
+//! `superdynamic-server`: run the reference authorization + MCP server.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use superdynamic_server::{Database, ServerConfig, start};
+use url::Url;
+
+/// Reference OAuth 2.1 authorization server and MCP resource server.
+///
+/// Serves RFC 8414/9728 metadata, dynamic client registration, /authorize
+/// (PKCE S256, consent page), /token, /jwks.json and the MCP endpoint /mcp
+/// with the tools get_weather, list_files, read_file and get_user_profile.
+#[derive(Debug, Parser)]
+#[command(name = "superdynamic-server", version)]
+struct Args {
+    /// Port to listen on (0 picks a free port).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+
+    /// Public base URL, used as the issuer and to build the MCP resource URI
+    /// (default: http://<bind>:<port>).
+    #[arg(long)]
+    public_url: Option<Url>,
+
+    /// SQLite database file, or ":memory:" for a throw-away database.
+    /// Default: $XDG_DATA_HOME/superdynamic/server.db, else
+    /// ~/.local/share/superdynamic/server.db, else ./superdynamic-server.db.
+    #[arg(long)]
+    db: Option<String>,
+
+    /// Skip the consent page and approve every authorization request.
+    #[arg(long)]
+    auto_approve: bool,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    access_token_ttl: u64,
+
+    /// Directory served read-only by list_files/read_file (default: built-in demo files).
+    #[arg(long)]
+    files_dir: Option<PathBuf>,
+}
+
+fn default_db_path() -> PathBuf {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    match data_home {
+        Some(dir) => dir.join("superdynamic").join("server.db"),
+        None => PathBuf::from("superdynamic-server.db"),
+    }
+}
+
+fn database(arg: Option<&str>) -> anyhow::Result<Database> {
+    let path = match arg {
+        Some(":memory:") => return Ok(Database::Memory),
+        Some(path) => PathBuf::from(path),
+        None => default_db_path(),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the database directory {}", parent.display()))?;
+    }
+    Ok(Database::File(path))
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what service managers and `kill` send).
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+
+    let args = Args::parse();
+    let database = database(args.db.as_deref())?;
+    if let Database::File(path) = &database {
+        tracing::info!(path = %path.display(), "using database file");
+    }
+    let config = ServerConfig {
+        bind: SocketAddr::new(args.bind, args.port),
+        public_url: args.public_url,
+        database,
+        auto_approve: args.auto_approve,
+        access_token_ttl: Duration::from_secs(args.access_token_ttl),
+        files_dir: args.files_dir,
+        ..ServerConfig::default()
+    };
+    let server = start(config).await.context("starting the server")?;
+    eprintln!(
+        "superdynamic-server: issuer {}",
+        server.base_url().as_str().trim_end_matches('/')
+    );
+    eprintln!("superdynamic-server: MCP endpoint {}", server.mcp_url());
+
+    wait_for_stop_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! Discovery documents: RFC 8414 / OIDC Discovery for the authorization
+//! server, RFC 9728 for the protected resource.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::resource::ResourceState;
+use crate::scope::{ALL_SCOPES, RESOURCE_SCOPES};
+use crate::server::AuthServerState;
+
+/// RFC 8414 §2 (also served as OIDC Discovery: MCP 2025-11-25 lets clients
+/// try either). `issuer` has no trailing slash and is the exact string put in
+/// `iss` of tokens and authorization responses.
+pub async fn authorization_server(State(state): State<Arc<AuthServerState>>) -> Json<Value> {
+    let issuer = &state.issuer;
+    Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "registration_endpoint": format!("{issuer}/register"),
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "scopes_supported": ALL_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": [crate::pkce::S256],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        // RFC 9207 §3: we send `iss` on every authorization response.
+        "authorization_response_iss_parameter_supported": true,
+        // RFC 8707 is honoured at /authorize and /token.
+        "resource_indicators_supported": true,
+        // OIDC Discovery requires these three; we issue no ID tokens, but the
+        // access tokens are ES256 JWTs with a public subject.
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    }))
+}
+
+/// RFC 9728 §2, served at `/.well-known/oauth-protected-resource/mcp` (path
+/// form, RFC 9728 §3.1) and at the root well-known URI.
+pub async fn protected_resource(State(state): State<Arc<ResourceState>>) -> Json<Value> {
+    Json(json!({
+        "resource": state.resource,
+        "authorization_servers": [state.issuer],
+        "scopes_supported": RESOURCE_SCOPES,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "superdynamic demo MCP server",
+    }))
+}

@@ -1,0 +1,122 @@
+//! The HTML the authorization server shows to people: the consent page and
+//! error pages for requests that must not be redirected back to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Anti-framing (clickjacking) and no caching for every page we render
+/// (MCP Security Best Practices §Confused Deputy: consent UI protections).
+pub fn with_page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        // No form-action: browsers apply it to the redirect that follows the
+        // form post, which goes to the client's redirect URI.
+        HeaderValue::from_static(
+            "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}\
+.host{{font-family:monospace;background:#eee;padding:0 .3em}}button{{font-size:1rem;padding:.4rem 1.2rem;margin-right:.6rem}}</style>\
+</head><body>{body}</body></html>\n",
+        title = escape(title)
+    )
+}
+
+/// An error shown to the user instead of redirecting (OAuth 2.1 §4.1.2.1:
+/// never redirect to an unverified redirect URI).
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<h1>Authorization error</h1><p>{}</p><p>Return to the application and try again.</p>",
+        escape(message)
+    );
+    with_page_headers((status, Html(layout("Authorization error", &body))).into_response())
+}
+
+/// What the consent page shows and posts back.
+pub struct ConsentView<'a> {
+    pub client_name: &'a str,
+    pub redirect_host: &'a str,
+    pub redirect_uri: &'a str,
+    pub scopes: Vec<(&'a str, &'static str)>,
+    pub consent_id: &'a str,
+    pub csrf_token: &'a str,
+    pub subject: &'a str,
+}
+
+pub fn consent_page(view: &ConsentView<'_>) -> String {
+    let scopes: String = view
+        .scopes
+        .iter()
+        .map(|(scope, words)| {
+            format!(
+                "<li>{} <small>(<code>{}</code>)</small></li>",
+                escape(words),
+                escape(scope)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Allow access?</h1>\
+<p><strong>{client}</strong> wants to access your account <code>{subject}</code>.</p>\
+<p>After you decide, you will be sent to <span class=\"host\">{host}</span> \
+(<code>{uri}</code>).</p>\
+<p>It asks to:</p><ul>{scopes}</ul>\
+<form method=\"post\" action=\"/authorize/decision\">\
+<input type=\"hidden\" name=\"consent_id\" value=\"{consent}\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
+</form>",
+        client = escape(view.client_name),
+        subject = escape(view.subject),
+        host = escape(view.redirect_host),
+        uri = escape(view.redirect_uri),
+        consent = escape(view.consent_id),
+        csrf = escape(view.csrf_token),
+    );
+    layout("Allow access?", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape(r#"<script>"x"&'y'</script>"#),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;"
+        );
+    }
+}

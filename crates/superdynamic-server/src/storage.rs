@@ -1,0 +1,465 @@
+//! SQLite persistence: registered clients, authorization codes, refresh
+//! tokens, pending consent requests and the token signing key.
+//!
+//! Credentials are stored only as hashes (see [`crate::secrets`]). Each
+//! statement is short, so handlers call the store directly under one mutex.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::registration::ClientMetadata;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored client metadata is not valid JSON: {0}")]
+    CorruptMetadata(#[from] serde_json::Error),
+    #[error("a previous request panicked while holding the database lock")]
+    Poisoned,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS clients (
+    client_id    TEXT PRIMARY KEY,
+    secret_hash  TEXT,
+    metadata     TEXT NOT NULL,
+    issued_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS authorization_codes (
+    code_hash        TEXT PRIMARY KEY,
+    client_id        TEXT NOT NULL,
+    redirect_uri     TEXT NOT NULL,
+    redirect_uri_sent INTEGER NOT NULL,
+    code_challenge   TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    resource         TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    used             INTEGER NOT NULL DEFAULT 0,
+    token_family     TEXT
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    family_id   TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    resource    TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used        INTEGER NOT NULL DEFAULT 0,
+    revoked     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE TABLE IF NOT EXISTS pending_consents (
+    consent_hash     TEXT PRIMARY KEY,
+    csrf_hash        TEXT NOT NULL,
+    client_id        TEXT NOT NULL,
+    redirect_uri     TEXT NOT NULL,
+    redirect_uri_sent INTEGER NOT NULL,
+    state            TEXT,
+    code_challenge   TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    resource         TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    expires_at       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid         TEXT PRIMARY KEY,
+    pkcs8       BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+";
+
+/// A client as registered through RFC 7591.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub metadata: ClientMetadata,
+    pub issued_at: i64,
+}
+
+/// Everything an authorization code (or a pending consent) is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub client_id: String,
+    /// The redirect URI used in the authorization request.
+    pub redirect_uri: String,
+    /// Whether the request carried `redirect_uri` explicitly; if so the token
+    /// request must repeat it (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
+    pub code_challenge: String,
+    pub scope: String,
+    pub resource: String,
+    pub subject: String,
+}
+
+/// Result of trying to redeem an authorization code.
+#[derive(Debug)]
+pub enum CodeRedemption {
+    Redeemed {
+        grant: Grant,
+        expires_at: i64,
+    },
+    /// Replay: the code was redeemed before. Carries the refresh-token family
+    /// issued from it, if any, so it can be revoked.
+    AlreadyUsed {
+        token_family: Option<String>,
+    },
+    Unknown,
+}
+
+/// A refresh token's stored state.
+#[derive(Debug, Clone)]
+pub struct RefreshRecord {
+    pub family_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub resource: String,
+    pub subject: String,
+    pub expires_at: i64,
+    pub used: bool,
+    pub revoked: bool,
+}
+
+/// A consent page that was shown and is waiting for Approve/Deny.
+#[derive(Debug, Clone)]
+pub struct PendingConsent {
+    pub csrf_hash: String,
+    pub grant: Grant,
+    pub state: Option<String>,
+    pub expires_at: i64,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    pub fn open_file(path: &Path) -> Result<Self, StorageError> {
+        Self::init(Connection::open(path)?)
+    }
+
+    pub fn open_memory() -> Result<Self, StorageError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StorageError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StorageError> {
+        self.conn.lock().map_err(|_| StorageError::Poisoned)
+    }
+
+    // --- clients -----------------------------------------------------------
+
+    pub fn insert_client(&self, client: &RegisteredClient) -> Result<(), StorageError> {
+        let metadata = serde_json::to_string(&client.metadata)?;
+        self.conn()?.execute(
+            "INSERT INTO clients (client_id, secret_hash, metadata, issued_at) VALUES (?1, ?2, ?3, ?4)",
+            params![client.client_id, client.secret_hash, metadata, client.issued_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn find_client(&self, client_id: &str) -> Result<Option<RegisteredClient>, StorageError> {
+        let row = self
+            .conn()?
+            .query_row(
+                "SELECT secret_hash, metadata, issued_at FROM clients WHERE client_id = ?1",
+                params![client_id],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(secret_hash, metadata, issued_at)| {
+            Ok(RegisteredClient {
+                client_id: client_id.to_owned(),
+                secret_hash,
+                metadata: serde_json::from_str(&metadata)?,
+                issued_at,
+            })
+        })
+        .transpose()
+    }
+
+    // --- authorization codes -----------------------------------------------
+
+    pub fn insert_code(
+        &self,
+        code_hash: &str,
+        grant: &Grant,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, redirect_uri_sent,
+                 code_challenge, scope, resource, subject, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                code_hash,
+                grant.client_id,
+                grant.redirect_uri,
+                grant.redirect_uri_sent,
+                grant.code_challenge,
+                grant.scope,
+                grant.resource,
+                grant.subject,
+                expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the code used (single use, OAuth 2.1 §4.1.2) and returns what it
+    /// was bound to. A second call for the same code reports the replay.
+    pub fn redeem_code(&self, code_hash: &str) -> Result<CodeRedemption, StorageError> {
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                "SELECT client_id, redirect_uri, redirect_uri_sent, code_challenge, scope, resource,
+                        subject, expires_at, used, token_family
+                 FROM authorization_codes WHERE code_hash = ?1",
+                params![code_hash],
+                |r| {
+                    Ok((
+                        Grant {
+                            client_id: r.get(0)?,
+                            redirect_uri: r.get(1)?,
+                            redirect_uri_sent: r.get(2)?,
+                            code_challenge: r.get(3)?,
+                            scope: r.get(4)?,
+                            resource: r.get(5)?,
+                            subject: r.get(6)?,
+                        },
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, bool>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((grant, expires_at, used, token_family)) = row else {
+            return Ok(CodeRedemption::Unknown);
+        };
+        if used {
+            return Ok(CodeRedemption::AlreadyUsed { token_family });
+        }
+        conn.execute(
+            "UPDATE authorization_codes SET used = 1 WHERE code_hash = ?1",
+            params![code_hash],
+        )?;
+        Ok(CodeRedemption::Redeemed { grant, expires_at })
+    }
+
+    /// Remembers which refresh-token family a code produced, for replay revocation.
+    pub fn link_code_to_family(
+        &self,
+        code_hash: &str,
+        family_id: &str,
+    ) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "UPDATE authorization_codes SET token_family = ?2 WHERE code_hash = ?1",
+            params![code_hash, family_id],
+        )?;
+        Ok(())
+    }
+
+    // --- refresh tokens ------------------------------------------------------
+
+    pub fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        record: &RefreshRecord,
+    ) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, scope, resource, subject, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                token_hash,
+                record.family_id,
+                record.client_id,
+                record.scope,
+                record.resource,
+                record.subject,
+                record.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn find_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRecord>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT family_id, client_id, scope, resource, subject, expires_at, used, revoked
+                 FROM refresh_tokens WHERE token_hash = ?1",
+                params![token_hash],
+                |r| {
+                    Ok(RefreshRecord {
+                        family_id: r.get(0)?,
+                        client_id: r.get(1)?,
+                        scope: r.get(2)?,
+                        resource: r.get(3)?,
+                        subject: r.get(4)?,
+                        expires_at: r.get(5)?,
+                        used: r.get(6)?,
+                        revoked: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Rotation: marks the token used. Returns false if it already was (a
+    /// concurrent request won the race), which the caller treats as reuse.
+    pub fn mark_refresh_token_used(&self, token_hash: &str) -> Result<bool, StorageError> {
+        let changed = self.conn()?.execute(
+            "UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?1 AND used = 0 AND revoked = 0",
+            params![token_hash],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Revokes every refresh token descended from one authorization.
+    pub fn revoke_family(&self, family_id: &str) -> Result<usize, StorageError> {
+        Ok(self.conn()?.execute(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?1",
+            params![family_id],
+        )?)
+    }
+
+    // --- pending consents ------------------------------------------------------
+
+    pub fn insert_pending_consent(
+        &self,
+        consent_hash: &str,
+        pending: &PendingConsent,
+    ) -> Result<(), StorageError> {
+        let g = &pending.grant;
+        self.conn()?.execute(
+            "INSERT INTO pending_consents (consent_hash, csrf_hash, client_id, redirect_uri,
+                 redirect_uri_sent, state, code_challenge, scope, resource, subject, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                consent_hash,
+                pending.csrf_hash,
+                g.client_id,
+                g.redirect_uri,
+                g.redirect_uri_sent,
+                pending.state,
+                g.code_challenge,
+                g.scope,
+                g.resource,
+                g.subject,
+                pending.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes and returns a pending consent: each consent page answers once.
+    pub fn take_pending_consent(
+        &self,
+        consent_hash: &str,
+    ) -> Result<Option<PendingConsent>, StorageError> {
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                "SELECT csrf_hash, client_id, redirect_uri, redirect_uri_sent, state, code_challenge,
+                        scope, resource, subject, expires_at
+                 FROM pending_consents WHERE consent_hash = ?1",
+                params![consent_hash],
+                |r| {
+                    Ok(PendingConsent {
+                        csrf_hash: r.get(0)?,
+                        grant: Grant {
+                            client_id: r.get(1)?,
+                            redirect_uri: r.get(2)?,
+                            redirect_uri_sent: r.get(3)?,
+                            code_challenge: r.get(5)?,
+                            scope: r.get(6)?,
+                            resource: r.get(7)?,
+                            subject: r.get(8)?,
+                        },
+                        state: r.get(4)?,
+                        expires_at: r.get(9)?,
+                    })
+                },
+            )
+            .optional()?;
+        if row.is_some() {
+            conn.execute(
+                "DELETE FROM pending_consents WHERE consent_hash = ?1",
+                params![consent_hash],
+            )?;
+        }
+        Ok(row)
+    }
+
+    // --- signing keys --------------------------------------------------------
+
+    /// The newest stored signing key as (kid, PKCS#8 DER).
+    pub fn latest_signing_key(&self) -> Result<Option<(String, Vec<u8>)>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn insert_signing_key(&self, kid: &str, pkcs8: &[u8]) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?1, ?2, ?3)",
+            params![kid, pkcs8, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Drops expired codes, consents and refresh tokens.
+    pub fn purge_expired(&self) -> Result<(), StorageError> {
+        let conn = self.conn()?;
+        let t = now();
+        // Used codes are kept a while past expiry so replays are still recognised.
+        conn.execute(
+            "DELETE FROM authorization_codes WHERE expires_at < ?1",
+            params![t - 3600],
+        )?;
+        conn.execute(
+            "DELETE FROM pending_consents WHERE expires_at < ?1",
+            params![t],
+        )?;
+        conn.execute(
+            "DELETE FROM refresh_tokens WHERE expires_at < ?1",
+            params![t],
+        )?;
+        Ok(())
+    }
+}

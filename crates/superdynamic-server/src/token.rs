@@ -1,0 +1,419 @@
+//! `POST /token`: the token endpoint (OAuth 2.1 §3.2) with the
+//! `authorization_code` and rotating `refresh_token` grants.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::authorize::QueryParams;
+use crate::client_auth;
+use crate::jwt::{self, AccessClaims};
+use crate::pkce;
+use crate::scope::ScopeSet;
+use crate::secrets::{hash_secret, random_token};
+use crate::server::AuthServerState;
+use crate::storage::{CodeRedemption, RefreshRecord, RegisteredClient, now};
+
+/// RFC 6749 §5.2 error responses.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{description}")]
+    InvalidClient {
+        description: String,
+        basic_tried: bool,
+    },
+    #[error("{0}")]
+    InvalidGrant(String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    /// RFC 8707 §2.
+    #[error("{0}")]
+    InvalidTarget(String),
+    #[error("internal error: {0}")]
+    Server(String),
+}
+
+impl TokenError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidClient { .. } => "invalid_client",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
+            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidTarget(_) => "invalid_target",
+            Self::Server(_) => "server_error",
+        }
+    }
+}
+
+/// OAuth 2.1 §3.2.3: token responses and errors must not be cached.
+fn no_store(response: &mut Response) {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+            Self::Server(detail) => {
+                tracing::error!(detail, "token endpoint failure");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let description = match &self {
+            Self::Server(_) => "the server failed to process the request".to_owned(),
+            other => other.to_string(),
+        };
+        let mut response = (
+            status,
+            Json(json!({"error": self.code(), "error_description": description})),
+        )
+            .into_response();
+        // RFC 6749 §5.2: a failed Basic attempt gets a Basic challenge.
+        if let Self::InvalidClient {
+            basic_tried: true, ..
+        } = self
+        {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"superdynamic-server\""),
+            );
+        }
+        no_store(&mut response);
+        response
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+pub async fn token(
+    State(state): State<Arc<AuthServerState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, &headers, &body) {
+        Ok(tokens) => {
+            let mut response = Json(tokens).into_response();
+            no_store(&mut response);
+            response
+        }
+        Err(e) => {
+            tracing::info!(error = e.code(), "token request refused");
+            e.into_response()
+        }
+    }
+}
+
+fn handle(
+    state: &AuthServerState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, TokenError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(TokenError::InvalidRequest(
+            "the token request must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let form = std::str::from_utf8(body)
+        .ok()
+        .and_then(|b| QueryParams::parse(b).ok())
+        .ok_or_else(|| TokenError::InvalidRequest("the form body is malformed".into()))?;
+    // OAuth 2.1 §3.2: parameters must not be repeated.
+    if let Some(name) = form.first_repeated() {
+        return Err(TokenError::InvalidRequest(format!(
+            "parameter {name} was sent more than once"
+        )));
+    }
+
+    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
+    let authorization = auth_headers.next();
+    if auth_headers.next().is_some() {
+        return Err(TokenError::InvalidRequest(
+            "more than one Authorization header".into(),
+        ));
+    }
+    let authorization = match authorization {
+        Some(v) => Some(v.to_str().map_err(|_| TokenError::InvalidClient {
+            description: "the Authorization header is not valid text".into(),
+            basic_tried: true,
+        })?),
+        None => None,
+    };
+
+    let grant_type = form
+        .get("grant_type")
+        .ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+    if grant_type != "authorization_code" && grant_type != "refresh_token" {
+        return Err(TokenError::UnsupportedGrantType(format!(
+            "grant_type {grant_type:?} is not supported; use authorization_code or refresh_token"
+        )));
+    }
+    let client = client_auth::authenticate(&state.store, authorization, &form)?;
+    if !client.metadata.allows_grant(grant_type) {
+        return Err(TokenError::UnauthorizedClient(format!(
+            "the client did not register the {grant_type} grant type"
+        )));
+    }
+    check_resource(state, &form)?;
+    match grant_type {
+        "authorization_code" => authorization_code_grant(state, &client, &form),
+        _ => refresh_token_grant(state, &client, &form),
+    }
+}
+
+/// RFC 8707 §2: `resource`, when sent, must name the MCP endpoint.
+fn check_resource(state: &AuthServerState, form: &QueryParams) -> Result<(), TokenError> {
+    match form.get("resource") {
+        Some(r) if r != state.resource => Err(TokenError::InvalidTarget(format!(
+            "unknown resource {r:?}; this server protects {}",
+            state.resource
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// OAuth 2.1 §4.1.3.
+fn authorization_code_grant(
+    state: &AuthServerState,
+    client: &RegisteredClient,
+    form: &QueryParams,
+) -> Result<TokenResponse, TokenError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| TokenError::InvalidRequest("code is required".into()))?;
+    let verifier = form
+        .get("code_verifier")
+        .ok_or_else(|| TokenError::InvalidRequest("code_verifier is required (PKCE)".into()))?;
+    let code_hash = hash_secret(code);
+    let store_err = |e: crate::storage::StorageError| TokenError::Server(e.to_string());
+
+    // The code is consumed before any other check, so a failed attempt
+    // (e.g. a guessed verifier) cannot be retried.
+    let (grant, expires_at) = match state.store.redeem_code(&code_hash).map_err(store_err)? {
+        CodeRedemption::Redeemed { grant, expires_at } => (grant, expires_at),
+        CodeRedemption::Unknown => {
+            return Err(TokenError::InvalidGrant(
+                "the authorization code is invalid".into(),
+            ));
+        }
+        CodeRedemption::AlreadyUsed { token_family } => {
+            // OAuth 2.1 §4.1.3: a replayed code should revoke what it produced.
+            if let Some(family) = token_family {
+                let n = state.store.revoke_family(&family).map_err(store_err)?;
+                tracing::warn!(
+                    revoked = n,
+                    "authorization code replayed; revoked its refresh tokens"
+                );
+            }
+            return Err(TokenError::InvalidGrant(
+                "the authorization code was already used".into(),
+            ));
+        }
+    };
+    if grant.client_id != client.client_id {
+        return Err(TokenError::InvalidGrant(
+            "the authorization code was issued to another client".into(),
+        ));
+    }
+    if expires_at < now() {
+        return Err(TokenError::InvalidGrant(
+            "the authorization code has expired".into(),
+        ));
+    }
+    let redirect_ok = match form.get("redirect_uri") {
+        Some(sent) => sent == grant.redirect_uri,
+        None => !grant.redirect_uri_sent,
+    };
+    if !redirect_ok {
+        return Err(TokenError::InvalidGrant(
+            "redirect_uri does not match the one used in the authorization request".into(),
+        ));
+    }
+    // RFC 7636 §4.6.
+    if !pkce::verify_s256(verifier, &grant.code_challenge) {
+        return Err(TokenError::InvalidGrant(
+            "code_verifier does not match the code_challenge".into(),
+        ));
+    }
+
+    let family_id = random_token().map_err(|e| TokenError::Server(e.to_string()))?;
+    let scope = ScopeSet::parse(&grant.scope).map_err(|e| TokenError::Server(e.to_string()))?;
+    let refresh = RefreshRecord {
+        family_id: family_id.clone(),
+        client_id: client.client_id.clone(),
+        scope: grant.scope.clone(),
+        resource: grant.resource.clone(),
+        subject: grant.subject.clone(),
+        expires_at: 0,
+        used: false,
+        revoked: false,
+    };
+    let response = issue(state, client, &refresh, &scope)?;
+    state
+        .store
+        .link_code_to_family(&code_hash, &family_id)
+        .map_err(store_err)?;
+    tracing::info!(client_id = %client.client_id, scope = %response.scope, "issued tokens for an authorization code");
+    Ok(response)
+}
+
+/// OAuth 2.1 §4.3 with rotation (§4.3.1): every use yields a new refresh
+/// token; presenting a used one revokes the whole family.
+fn refresh_token_grant(
+    state: &AuthServerState,
+    client: &RegisteredClient,
+    form: &QueryParams,
+) -> Result<TokenResponse, TokenError> {
+    let token = form
+        .get("refresh_token")
+        .ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".into()))?;
+    let token_hash = hash_secret(token);
+    let store_err = |e: crate::storage::StorageError| TokenError::Server(e.to_string());
+    let invalid = || TokenError::InvalidGrant("the refresh token is invalid".into());
+
+    let record = state
+        .store
+        .find_refresh_token(&token_hash)
+        .map_err(store_err)?
+        .ok_or_else(invalid)?;
+    if record.client_id != client.client_id {
+        return Err(invalid());
+    }
+    if record.revoked {
+        return Err(TokenError::InvalidGrant(
+            "the refresh token was revoked".into(),
+        ));
+    }
+    let reuse = |state: &AuthServerState| -> Result<TokenResponse, TokenError> {
+        let n = state
+            .store
+            .revoke_family(&record.family_id)
+            .map_err(store_err)?;
+        tracing::warn!(client_id = %client.client_id, revoked = n, "refresh token reused; revoked its family");
+        Err(TokenError::InvalidGrant(
+            "the refresh token was already used; all tokens of this grant are revoked".into(),
+        ))
+    };
+    if record.used {
+        return reuse(state);
+    }
+    if record.expires_at < now() {
+        return Err(TokenError::InvalidGrant(
+            "the refresh token has expired".into(),
+        ));
+    }
+
+    let granted = ScopeSet::parse(&record.scope).map_err(|e| TokenError::Server(e.to_string()))?;
+    // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+    let scope = match form.get("scope") {
+        None => granted.clone(),
+        Some(requested) => {
+            let requested =
+                ScopeSet::parse(requested).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
+            if !requested.is_subset_of(&granted) {
+                return Err(TokenError::InvalidScope(format!(
+                    "scope may only narrow the original grant ({})",
+                    granted.to_scope_string()
+                )));
+            }
+            if requested.is_empty() {
+                granted.clone()
+            } else {
+                requested
+            }
+        }
+    };
+    if !state
+        .store
+        .mark_refresh_token_used(&token_hash)
+        .map_err(store_err)?
+    {
+        return reuse(state);
+    }
+    let response = issue(state, client, &record, &scope)?;
+    tracing::info!(client_id = %client.client_id, scope = %response.scope, "refreshed tokens");
+    Ok(response)
+}
+
+/// Mints an access token with `scope` and, if the client may refresh, a new
+/// refresh token in `base`'s family carrying the full original scope.
+fn issue(
+    state: &AuthServerState,
+    client: &RegisteredClient,
+    base: &RefreshRecord,
+    scope: &ScopeSet,
+) -> Result<TokenResponse, TokenError> {
+    let server = |e: &dyn std::fmt::Display| TokenError::Server(e.to_string());
+    let issued_at = now();
+    let ttl = state.access_token_ttl.as_secs();
+    let claims = AccessClaims {
+        iss: state.issuer.clone(),
+        sub: base.subject.clone(),
+        aud: base.resource.clone(),
+        exp: issued_at.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        iat: issued_at,
+        jti: random_token().map_err(|e| server(&e))?,
+        client_id: client.client_id.clone(),
+        scope: scope.to_scope_string(),
+    };
+    let access_token = jwt::mint(&state.signing_key, &claims).map_err(|e| server(&e))?;
+
+    let refresh_token = if client.metadata.allows_grant("refresh_token") {
+        let token = random_token().map_err(|e| server(&e))?;
+        let refresh_ttl = i64::try_from(state.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX);
+        let record = RefreshRecord {
+            expires_at: issued_at.saturating_add(refresh_ttl),
+            used: false,
+            revoked: false,
+            ..base.clone()
+        };
+        state
+            .store
+            .insert_refresh_token(&hash_secret(&token), &record)
+            .map_err(|e| server(&e))?;
+        Some(token)
+    } else {
+        None
+    };
+
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token,
+        scope: claims.scope,
+    })
+}

@@ -1,0 +1,328 @@
+//! Helpers shared by the integration tests: a server in-process, a
+//! non-redirecting HTTP client, and the OAuth + MCP steps a client performs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use superdynamic_server::{Database, RunningServer, ServerConfig, start};
+use url::Url;
+
+pub const REDIRECT: &str = "http://127.0.0.1:7777/callback";
+pub const ACCEPT_MCP: &str = "application/json, text/event-stream";
+
+pub fn http() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn test_config(auto_approve: bool) -> ServerConfig {
+    ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database: Database::Memory,
+        auto_approve,
+        ..ServerConfig::default()
+    }
+}
+
+pub async fn start_server(auto_approve: bool) -> RunningServer {
+    start(test_config(auto_approve)).await.unwrap()
+}
+
+pub fn issuer(server: &RunningServer) -> String {
+    server.base_url().as_str().trim_end_matches('/').to_owned()
+}
+
+pub fn url(server: &RunningServer, path: &str) -> String {
+    format!("{}{path}", issuer(server))
+}
+
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+pub fn pkce(seed: &str) -> Pkce {
+    // 43+ unreserved characters; deterministic per seed is fine in tests.
+    let verifier = URL_SAFE_NO_PAD.encode(Sha256::digest(seed.as_bytes()));
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    Pkce {
+        verifier,
+        challenge,
+    }
+}
+
+pub struct Registered {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub body: Value,
+}
+
+pub async fn register(http: &Client, server: &RunningServer, metadata: Value) -> Registered {
+    let resp = http
+        .post(url(server, "/register"))
+        .json(&metadata)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED, "registration failed");
+    let body: Value = resp.json().await.unwrap();
+    Registered {
+        client_id: body["client_id"].as_str().unwrap().to_owned(),
+        client_secret: body["client_secret"].as_str().map(str::to_owned),
+        body,
+    }
+}
+
+/// A public client that may refresh, with the default redirect URI.
+pub async fn register_public(http: &Client, server: &RunningServer) -> Registered {
+    register(
+        http,
+        server,
+        json!({
+            "client_name": "Test Client",
+            "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        }),
+    )
+    .await
+}
+
+/// GET /authorize with the given extra/overriding parameters.
+pub async fn authorize_raw(
+    http: &Client,
+    server: &RunningServer,
+    params: &[(&str, &str)],
+) -> reqwest::Response {
+    http.get(url(server, "/authorize"))
+        .query(params)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The standard authorization request parameters.
+pub fn authorize_params<'a>(
+    server_mcp: &'a str,
+    client_id: &'a str,
+    challenge: &'a str,
+    scope: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("scope", scope),
+        ("state", "xyz-state"),
+        ("resource", server_mcp),
+    ]
+}
+
+/// Query parameters of a redirect's Location header.
+pub fn location_params(headers: &HeaderMap) -> (Url, HashMap<String, String>) {
+    let location = headers
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .unwrap();
+    let url = Url::parse(location).unwrap();
+    let params = url.query_pairs().into_owned().collect();
+    (url, params)
+}
+
+/// Runs /authorize (auto-approve) and returns the code.
+pub async fn get_code(
+    http: &Client,
+    server: &RunningServer,
+    client_id: &str,
+    pkce: &Pkce,
+    scope: &str,
+) -> String {
+    let mcp = server.mcp_url().to_string();
+    let resp = authorize_raw(
+        http,
+        server,
+        &authorize_params(&mcp, client_id, &pkce.challenge, scope),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let (_, params) = location_params(resp.headers());
+    assert_eq!(params.get("state").map(String::as_str), Some("xyz-state"));
+    params.get("code").expect("a code").clone()
+}
+
+pub async fn token_request(
+    http: &Client,
+    server: &RunningServer,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    http.post(url(server, "/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn exchange_code(
+    http: &Client,
+    server: &RunningServer,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    let mcp = server.mcp_url().to_string();
+    token_request(
+        http,
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+            ("client_id", client_id),
+            ("resource", &mcp),
+        ],
+    )
+    .await
+}
+
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub body: Value,
+}
+
+/// Registers a public client and runs the whole flow for `scope`.
+pub async fn obtain_tokens(http: &Client, server: &RunningServer, scope: &str) -> Tokens {
+    let client = register_public(http, server).await;
+    let pkce = pkce(scope);
+    let code = get_code(http, server, &client.client_id, &pkce, scope).await;
+    let resp = exchange_code(http, server, &client.client_id, &code, &pkce.verifier).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    Tokens {
+        access_token: body["access_token"].as_str().unwrap().to_owned(),
+        refresh_token: body["refresh_token"].as_str().map(str::to_owned),
+        body,
+    }
+}
+
+/// An OAuth error body's `error` field.
+pub async fn oauth_error(resp: reqwest::Response) -> (StatusCode, HeaderMap, String, Value) {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body: Value = resp.json().await.unwrap();
+    let error = body["error"].as_str().unwrap_or_default().to_owned();
+    (status, headers, error, body)
+}
+
+// --- MCP over raw HTTP ----------------------------------------------------
+
+pub struct McpReply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The JSON-RPC response (from JSON or from the SSE `data:` lines).
+    pub message: Option<Value>,
+    pub raw: String,
+}
+
+/// Extracts the JSON-RPC response from an application/json or SSE body.
+pub fn parse_mcp_body(raw: &str) -> Option<Value> {
+    if let Ok(v) = serde_json::from_str::<Value>(raw) {
+        return Some(v);
+    }
+    raw.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find(|v| v.get("result").is_some() || v.get("error").is_some())
+}
+
+pub async fn mcp_post(
+    http: &Client,
+    server: &RunningServer,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: &Value,
+) -> McpReply {
+    let mut req = http
+        .post(server.mcp_url())
+        .header("Accept", ACCEPT_MCP)
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", "2025-06-18");
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(session) = session {
+        req = req.header("Mcp-Session-Id", session);
+    }
+    let resp = req.body(body.to_string()).send().await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let raw = resp.text().await.unwrap();
+    McpReply {
+        status,
+        headers,
+        message: parse_mcp_body(&raw),
+        raw,
+    }
+}
+
+/// initialize + notifications/initialized; returns the session id.
+pub async fn mcp_initialize(http: &Client, server: &RunningServer, token: &str) -> String {
+    let init = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "it", "version": "0"}
+        }
+    });
+    let reply = mcp_post(http, server, Some(token), None, &init).await;
+    assert_eq!(reply.status, StatusCode::OK, "initialize: {}", reply.raw);
+    let session = reply
+        .headers
+        .get("mcp-session-id")
+        .expect("Mcp-Session-Id on the initialize response")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let msg = reply.message.expect("an initialize result");
+    assert_eq!(msg["result"]["serverInfo"]["name"], "superdynamic-server");
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let reply = mcp_post(http, server, Some(token), Some(&session), &initialized).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::ACCEPTED,
+        "initialized: {}",
+        reply.raw
+    );
+    session
+}
+
+pub async fn call_tool(
+    http: &Client,
+    server: &RunningServer,
+    token: &str,
+    session: &str,
+    name: &str,
+    arguments: Value,
+) -> McpReply {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": name, "arguments": arguments}
+    });
+    mcp_post(http, server, Some(token), Some(session), &body).await
+}

@@ -1,0 +1,104 @@
+//! Discovery documents a client reads before anything else.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn authorization_server_metadata_lists_endpoints_and_capabilities() {
+    let server = start_server(true).await;
+    let http = http();
+    let iss = issuer(&server);
+    assert!(!iss.ends_with('/'));
+
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let resp = http.get(url(&server, path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let m: Value = resp.json().await.unwrap();
+        assert_eq!(m["issuer"], iss.as_str());
+        assert_eq!(m["authorization_endpoint"], format!("{iss}/authorize"));
+        assert_eq!(m["token_endpoint"], format!("{iss}/token"));
+        assert_eq!(m["registration_endpoint"], format!("{iss}/register"));
+        assert_eq!(m["jwks_uri"], format!("{iss}/jwks.json"));
+        assert_eq!(
+            m["scopes_supported"],
+            json!(["mcp:tools", "files:read", "profile:read", "offline_access"])
+        );
+        assert_eq!(m["response_types_supported"], json!(["code"]));
+        assert_eq!(
+            m["grant_types_supported"],
+            json!(["authorization_code", "refresh_token"])
+        );
+        assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(
+            m["token_endpoint_auth_methods_supported"],
+            json!(["none", "client_secret_basic", "client_secret_post"])
+        );
+        assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn protected_resource_metadata_at_path_and_root() {
+    let server = start_server(true).await;
+    let http = http();
+    for path in [
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        let resp = http.get(url(&server, path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let m: Value = resp.json().await.unwrap();
+        assert_eq!(m["resource"], server.mcp_url().as_str());
+        assert_eq!(m["authorization_servers"], json!([issuer(&server)]));
+        assert_eq!(
+            m["scopes_supported"],
+            json!(["mcp:tools", "files:read", "profile:read"])
+        );
+        assert_eq!(m["bearer_methods_supported"], json!(["header"]));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn jwks_and_health() {
+    let server = start_server(true).await;
+    let http = http();
+    let jwks: Value = http
+        .get(url(&server, "/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "EC");
+    assert_eq!(key["crv"], "P-256");
+    assert_eq!(key["alg"], "ES256");
+    assert_eq!(key["use"], "sig");
+    assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
+    assert_eq!(key["x"].as_str().unwrap().len(), 43);
+    assert_eq!(key["y"].as_str().unwrap().len(), 43);
+    assert!(key.get("d").is_none(), "no private key material");
+
+    let resp = http.get(url(&server, "/health")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+
+    let resp = http.get(url(&server, "/nope")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    server.shutdown().await;
+}
