@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Adapter between the MCP conformance suite and the `superdynamic` CLI.
+#
+# The suite starts the client under test as `client.sh <server-url>` with
+# MCP_CONFORMANCE_SCENARIO (and, for some scenarios, MCP_CONFORMANCE_CONTEXT:
+# JSON with pre-registered credentials or keys) in the environment. This file
+# is the only place that knows scenario names; everything it runs is an
+# ordinary `superdynamic` invocation with ordinary flags.
+#
+# Default for every scenario: what a real MCP client does -- connect (signing
+# in without a browser via --auto-authorize), list the tools, and call the
+# first tool the server offers (the auth scenarios' servers offer `test-tool`;
+# a tools/call is what triggers e.g. the 403 step-up in auth/scope-step-up).
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+
+url="${1:-}"
+if [[ -z "$url" ]]; then
+  echo "usage: $0 <mcp-server-url>  (env MCP_CONFORMANCE_SCENARIO, MCP_CONFORMANCE_CONTEXT)" >&2
+  exit 2
+fi
+scenario="${MCP_CONFORMANCE_SCENARIO:-}"
+context="${MCP_CONFORMANCE_CONTEXT:-}"
+
+# --- the binary --------------------------------------------------------------
+bin="${SUPERDYNAMIC_BIN:-}"
+if [[ -z "$bin" ]]; then
+  rel="$repo/target/release/superdynamic" dbg="$repo/target/debug/superdynamic"
+  if [[ -x "$rel" && -x "$dbg" ]]; then
+    if [[ "$rel" -nt "$dbg" ]]; then bin="$rel"; else bin="$dbg"; fi
+  elif [[ -x "$rel" ]]; then bin="$rel"
+  elif [[ -x "$dbg" ]]; then bin="$dbg"
+  fi
+fi
+if [[ -z "$bin" || ! -x "$bin" ]]; then
+  echo "client.sh: no superdynamic binary found (set SUPERDYNAMIC_BIN, or run 'cargo build -p superdynamic-cli' in $repo)" >&2
+  exit 1
+fi
+
+# --- a fresh credential store per run -----------------------------------------
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/superdynamic-conformance.XXXXXX")"
+# On exit: remove the store and, when run.sh asks for it, record the exit code
+# (the suite's checks.json does not keep it).
+on_exit() {
+  local rc=$?
+  rm -rf "$tmp"
+  if [[ -n "${SUPERDYNAMIC_CONFORMANCE_EXITS:-}" ]]; then
+    printf '%s\t%s\n' "${scenario:-?}" "$rc" >> "$SUPERDYNAMIC_CONFORMANCE_EXITS"
+  fi
+}
+trap on_exit EXIT
+trap 'exit 143' TERM INT
+# Do not let the caller's environment leak credentials or a profile into the run.
+unset SUPERDYNAMIC_CLIENT_ID SUPERDYNAMIC_CLIENT_SECRET SUPERDYNAMIC_PROFILE SUPERDYNAMIC_STORE
+export SUPERDYNAMIC_STORE_PATH="$tmp/credentials.json"
+
+# Each invocation is bounded; the suite's own timeout only kills the shell.
+step_timeout="${CLIENT_STEP_TIMEOUT:-25}"
+common=(--auto-authorize --timeout 10 --auth-timeout 20)
+
+# Read one string field from the context JSON (empty if absent).
+ctx() {
+  [[ -n "$context" ]] || return 0
+  python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' "$context" "$1"
+}
+
+sd() {
+  local shown=() a hide=0
+  for a in "$@"; do
+    if [[ $hide -eq 1 ]]; then shown+=("***"); hide=0; else shown+=("$a"); fi
+    [[ "$a" == --client-secret ]] && hide=1
+  done
+  echo "+ superdynamic ${shown[*]}" >&2
+  timeout --kill-after=2 "$step_timeout" "$bin" "$@"
+}
+
+# --- per-scenario flags -------------------------------------------------------
+extra=()
+case "$scenario" in
+  auth/pre-registration|auth/client-credentials-basic)
+    # Pre-registered confidential client: credentials come from the context.
+    client_id="$(ctx client_id)"; client_secret="$(ctx client_secret)"
+    [[ -n "$client_id" ]] && extra+=(--client-id "$client_id")
+    # (Passed as a flag: with --client-id on the command line, the
+    # SUPERDYNAMIC_CLIENT_SECRET env var is rejected by clap -- see README.)
+    [[ -n "$client_secret" ]] && extra+=(--client-secret "$client_secret")
+    ;;
+  auth/basic-cimd)
+    # The suite's authorization server expects this URL as the client_id.
+    # Passed only once the CLI has the (planned) option.
+    if "$bin" --help 2>/dev/null | grep -q -- '--client-metadata-url'; then
+      extra+=(--client-metadata-url "https://conformance-test.local/client-metadata.json")
+    fi
+    ;;
+  auth/client-credentials-jwt)
+    # Pre-registered client authenticating with private_key_jwt. The CLI has no
+    # option for a private key yet, so only the client ID can be passed.
+    client_id="$(ctx client_id)"
+    [[ -n "$client_id" ]] && extra+=(--client-id "$client_id")
+    ;;
+esac
+
+# --- what a real client does ---------------------------------------------------
+tools_json="$(sd tools "$url" --json "${common[@]}" "${extra[@]}")" || exit $?
+echo "$tools_json" >&2
+tool="$(python3 -c 'import json,sys; t=json.loads(sys.argv[1] or "[]"); print(t[0]["name"] if t else "")' "$tools_json" 2>/dev/null || true)"
+if [[ -n "$tool" ]]; then
+  sd call "$url" "$tool" --args '{}' --json "${common[@]}" "${extra[@]}" || exit $?
+fi
+exit 0
