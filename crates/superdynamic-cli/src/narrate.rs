@@ -11,14 +11,22 @@ impl Observer for Narrator {
     fn event(&self, event: &Event<'_>) {
         let line = match event {
             Event::Challenge { status, challenge } => {
-                let scope = challenge.and_then(|c| c.scope.as_deref()).map(|s| format!(" (scope: {s})")).unwrap_or_default();
+                let scope = challenge
+                    .and_then(|c| c.scope.as_deref())
+                    .map(|s| format!(" (scope: {s})"))
+                    .unwrap_or_default();
                 match status {
                     403 => format!("The server asks for more scope{scope}"),
                     _ => format!("The server requires authorization{scope}"),
                 }
             }
-            Event::Discovered { discovery } => format!("Authorization server: {}", discovery.issuer),
-            Event::Registered { registration, reused } => {
+            Event::Discovered { discovery } => {
+                format!("Authorization server: {}", discovery.issuer)
+            }
+            Event::Registered {
+                registration,
+                reused,
+            } => {
                 if *reused {
                     format!("Using client {}", registration.client_id)
                 } else {
@@ -26,17 +34,26 @@ impl Observer for Narrator {
                 }
             }
             Event::AuthorizationUrl { url, mode } => match mode {
-                AuthorizationMode::PrintUrl => format!("Open this URL in your browser to sign in:\n\n  {url}\n"),
-                AuthorizationMode::Browser => format!("Opening your browser to sign in. If it does not open, visit:\n  {url}"),
+                AuthorizationMode::PrintUrl => {
+                    format!("Open this URL in your browser to sign in:\n\n  {url}\n")
+                }
+                AuthorizationMode::Browser => {
+                    format!("Opening your browser to sign in. If it does not open, visit:\n  {url}")
+                }
                 AuthorizationMode::Fetch => return,
             },
             Event::WaitingForCallback { timeout, .. } => {
                 if self.quiet {
                     return;
                 }
-                format!("Waiting up to {} s for the sign-in to complete (Ctrl-C to cancel)…", timeout.as_secs())
+                format!(
+                    "Waiting up to {} s for the sign-in to complete (Ctrl-C to cancel)…",
+                    timeout.as_secs()
+                )
             }
-            Event::Authorized { tokens } => format!("Signed in{}", describe_scope(tokens.scope.as_deref())),
+            Event::Authorized { tokens } => {
+                format!("Signed in{}", describe_scope(tokens.scope.as_deref()))
+            }
             Event::Refreshed { .. } => "Access token refreshed".to_string(),
             Event::StepUp { scope } => format!("Signing in again for scope: {scope}"),
         };

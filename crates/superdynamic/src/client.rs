@@ -1,11 +1,15 @@
 //! The whole flow for one MCP server: use stored credentials, refresh them before they expire, and on a 401 or
 //! a 403 `insufficient_scope` run discovery, registration and authorization, then retry the request.
 
-use crate::authorization::{self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackListener};
+use crate::authorization::{
+    self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackListener,
+};
 use crate::discovery::{self, BearerChallenge, Discovery};
 use crate::error::Error;
 use crate::http;
-use crate::registration::{self, ClientRegistration, RegistrationError, RegistrationRequest, RegistrationSource};
+use crate::registration::{
+    self, ClientRegistration, RegistrationError, RegistrationRequest, RegistrationSource,
+};
 use crate::resource::ResourceUri;
 use crate::secret::{AccessToken, ClientSecret};
 use crate::store::{CredentialRecord, DEFAULT_PROFILE, FileStore, StoreError};
@@ -23,15 +27,35 @@ const MAX_STEP_UPS: u32 = 2;
 #[derive(Debug)]
 pub enum Event<'a> {
     /// The MCP server asked for authorization.
-    Challenge { status: u16, challenge: Option<&'a BearerChallenge> },
-    Discovered { discovery: &'a Discovery },
-    Registered { registration: &'a ClientRegistration, reused: bool },
+    Challenge {
+        status: u16,
+        challenge: Option<&'a BearerChallenge>,
+    },
+    Discovered {
+        discovery: &'a Discovery,
+    },
+    Registered {
+        registration: &'a ClientRegistration,
+        reused: bool,
+    },
     /// The URL the user must open (printed in `PrintUrl` mode, shown as a fallback otherwise).
-    AuthorizationUrl { url: &'a Url, mode: AuthorizationMode },
-    WaitingForCallback { redirect_uri: &'a str, timeout: Duration },
-    Authorized { tokens: &'a TokenSet },
-    Refreshed { tokens: &'a TokenSet },
-    StepUp { scope: &'a str },
+    AuthorizationUrl {
+        url: &'a Url,
+        mode: AuthorizationMode,
+    },
+    WaitingForCallback {
+        redirect_uri: &'a str,
+        timeout: Duration,
+    },
+    Authorized {
+        tokens: &'a TokenSet,
+    },
+    Refreshed {
+        tokens: &'a TokenSet,
+    },
+    StepUp {
+        scope: &'a str,
+    },
 }
 
 pub trait Observer: Send + Sync {
@@ -116,7 +140,8 @@ impl McpClient {
     pub fn new(server_url: &str, options: ClientOptions) -> Result<Self, Error> {
         let server = ResourceUri::parse(server_url)?;
         let http = http::client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
-        let fetch_http = http::no_redirect_client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
+        let fetch_http = http::no_redirect_client(options.request_timeout)
+            .map_err(|e| Error::Token(e.into()))?;
         let transport = StreamableHttp::new(
             http.clone(),
             server.url().clone(),
@@ -147,7 +172,12 @@ impl McpClient {
 
     /// The stored record for this server, if any.
     pub fn credentials(&self) -> Result<Option<CredentialRecord>, Error> {
-        Ok(self.options.store.load()?.current(&self.options.profile, &self.server).cloned())
+        Ok(self
+            .options
+            .store
+            .load()?
+            .current(&self.options.profile, &self.server)
+            .cloned())
     }
 
     /// Signs in now, whatever is stored: probe, discovery, registration, authorization, token.
@@ -163,10 +193,14 @@ impl McpClient {
 
     /// Discovery and registration only (no sign-in). Returns the registration in use.
     pub async fn register(&self) -> Result<Option<ClientRegistration>, Error> {
-        let Some(challenge) = self.probe().await? else { return Ok(None) };
+        let Some(challenge) = self.probe().await? else {
+            return Ok(None);
+        };
         let discovery = self.discover(challenge.as_ref()).await?;
         let listener = self.bind_listener().await?;
-        let registration = self.client_identity(&discovery, listener.redirect_uri(), None).await?;
+        let registration = self
+            .client_identity(&discovery, listener.redirect_uri(), None)
+            .await?;
         Ok(Some(registration))
     }
 
@@ -191,7 +225,11 @@ impl McpClient {
 
     /// Calls a tool; the result (`content`, `structuredContent`, `isError`, …) is returned exactly as sent.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, Error> {
-        self.request("tools/call", Some(json!({ "name": name, "arguments": arguments }))).await
+        self.request(
+            "tools/call",
+            Some(json!({ "name": name, "arguments": arguments })),
+        )
+        .await
     }
 
     /// Refreshes the stored tokens now.
@@ -203,7 +241,10 @@ impl McpClient {
 
     /// Deletes the stored credentials for this server; returns whether any existed.
     pub fn logout(&self) -> Result<bool, Error> {
-        let removed = self.options.store.update(|data| Ok::<_, StoreError>(data.remove(&self.options.profile, &self.server)))?;
+        let removed = self
+            .options
+            .store
+            .update(|data| Ok::<_, StoreError>(data.remove(&self.options.profile, &self.server)))?;
         Ok(removed > 0)
     }
 
@@ -223,14 +264,21 @@ impl McpClient {
         let mut step_ups = 0;
         loop {
             let token = self.usable_token().await?;
-            let error = match self.transport.request(method, params.clone(), token.as_ref()).await {
+            let error = match self
+                .transport
+                .request(method, params.clone(), token.as_ref())
+                .await
+            {
                 Ok(result) => return Ok(result),
                 Err(e) => e,
             };
             match error {
                 TransportError::Unauthorized { www_authenticate } => {
                     let challenge = BearerChallenge::from_headers(&www_authenticate);
-                    self.observe(Event::Challenge { status: 401, challenge: challenge.as_ref() });
+                    self.observe(Event::Challenge {
+                        status: 401,
+                        challenge: challenge.as_ref(),
+                    });
                     if token.is_some() && !refreshed {
                         refreshed = true;
                         if self.try_refresh_after_401(token.as_ref()).await? {
@@ -238,20 +286,30 @@ impl McpClient {
                         }
                     }
                     if signed_in {
-                        return Err(Error::StillUnauthorized { server: self.server.to_string() });
+                        return Err(Error::StillUnauthorized {
+                            server: self.server.to_string(),
+                        });
                     }
                     signed_in = true;
                     self.authorize(challenge.as_ref(), None).await?;
                 }
                 TransportError::Forbidden { www_authenticate } => {
                     let challenge = BearerChallenge::from_headers(&www_authenticate);
-                    self.observe(Event::Challenge { status: 403, challenge: challenge.as_ref() });
-                    let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope) else {
+                    self.observe(Event::Challenge {
+                        status: 403,
+                        challenge: challenge.as_ref(),
+                    });
+                    let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope)
+                    else {
                         return Err(TransportError::Forbidden { www_authenticate }.into());
                     };
                     let wanted = challenge.scope.clone().unwrap_or_default();
                     if step_ups >= MAX_STEP_UPS {
-                        return Err(Error::StepUpLimit { server: self.server.to_string(), scope: wanted, attempts: step_ups });
+                        return Err(Error::StepUpLimit {
+                            server: self.server.to_string(),
+                            scope: wanted,
+                            attempts: step_ups,
+                        });
                     }
                     step_ups += 1;
                     self.observe(Event::StepUp { scope: &wanted });
@@ -267,17 +325,26 @@ impl McpClient {
     }
 
     fn not_signed_in(&self) -> Error {
-        Error::NotSignedIn { server: self.server.to_string() }
+        Error::NotSignedIn {
+            server: self.server.to_string(),
+        }
     }
 
     fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
-        Ok(self.credentials()?.and_then(|r| r.tokens).map(|t| t.access_token))
+        Ok(self
+            .credentials()?
+            .and_then(|r| r.tokens)
+            .map(|t| t.access_token))
     }
 
     /// The access token to send: the stored one, refreshed first when it is about to expire.
     async fn usable_token(&self) -> Result<Option<AccessToken>, Error> {
-        let Some(record) = self.credentials()? else { return Ok(None) };
-        let Some(tokens) = record.tokens.clone() else { return Ok(None) };
+        let Some(record) = self.credentials()? else {
+            return Ok(None);
+        };
+        let Some(tokens) = record.tokens.clone() else {
+            return Ok(None);
+        };
         if !tokens.needs_refresh(now_unix()) {
             return Ok(Some(tokens.access_token));
         }
@@ -293,8 +360,12 @@ impl McpClient {
 
     /// After a 401 on `sent`: refresh once if a refresh token is stored. `Ok(false)` means sign in again.
     async fn try_refresh_after_401(&self, sent: Option<&AccessToken>) -> Result<bool, Error> {
-        let Some(record) = self.credentials()? else { return Ok(false) };
-        let Some(tokens) = record.tokens.clone() else { return Ok(false) };
+        let Some(record) = self.credentials()? else {
+            return Ok(false);
+        };
+        let Some(tokens) = record.tokens.clone() else {
+            return Ok(false);
+        };
         if sent.is_some_and(|s| *s != tokens.access_token) {
             return Ok(true); // someone else stored a newer token meanwhile: try that one
         }
@@ -310,17 +381,31 @@ impl McpClient {
 
     /// Refreshes `seen` for `record`, unless another caller already replaced it. A refresh token rejected with
     /// `invalid_grant` is removed, but only if it is still the one stored (compare-and-swap).
-    async fn refresh_record(&self, record: &CredentialRecord, seen: &TokenSet) -> Result<TokenSet, Error> {
+    async fn refresh_record(
+        &self,
+        record: &CredentialRecord,
+        seen: &TokenSet,
+    ) -> Result<TokenSet, Error> {
         let _single_flight = self.refresh_lock.lock().await;
         let store = &self.options.store;
-        let current = store.load()?.find(&record.profile, &record.server, &record.issuer).cloned();
-        let Some(current) = current else { return Err(self.not_signed_in()) };
+        let current = store
+            .load()?
+            .find(&record.profile, &record.server, &record.issuer)
+            .cloned();
+        let Some(current) = current else {
+            return Err(self.not_signed_in());
+        };
         match &current.tokens {
-            Some(t) if t.access_token != seen.access_token && !t.needs_refresh(now_unix()) => return Ok(t.clone()),
+            Some(t) if t.access_token != seen.access_token && !t.needs_refresh(now_unix()) => {
+                return Ok(t.clone());
+            }
             None => return Err(self.not_signed_in()),
             _ => {}
         }
-        let registration = current.registration.clone().ok_or_else(|| self.not_signed_in())?;
+        let registration = current
+            .registration
+            .clone()
+            .ok_or_else(|| self.not_signed_in())?;
         let stored = current.tokens.clone().ok_or_else(|| self.not_signed_in())?;
         let result = token::refresh(
             &self.http,
@@ -347,15 +432,21 @@ impl McpClient {
     }
 
     /// Replaces `expected` with `new` in the record, only if `expected` is still what is stored.
-    fn save_tokens(&self, record: &CredentialRecord, expected: &TokenSet, new: Option<TokenSet>) -> Result<(), Error> {
+    fn save_tokens(
+        &self,
+        record: &CredentialRecord,
+        expected: &TokenSet,
+        new: Option<TokenSet>,
+    ) -> Result<(), Error> {
         self.options.store.update(|data| {
-            if let Some(r) = data.credentials.iter_mut().find(|r| {
-                r.matches(&record.profile, &record.server) && r.issuer == record.issuer
-            }) {
-                if r.tokens.as_ref() == Some(expected) {
-                    r.tokens = new;
-                    r.updated_at = now_unix();
-                }
+            if let Some(r) = data
+                .credentials
+                .iter_mut()
+                .find(|r| r.matches(&record.profile, &record.server) && r.issuer == record.issuer)
+                && r.tokens.as_ref() == Some(expected)
+            {
+                r.tokens = new;
+                r.updated_at = now_unix();
             }
             Ok::<_, StoreError>(())
         })?;
@@ -379,7 +470,10 @@ impl McpClient {
             .json(&body)
             .send()
             .await
-            .map_err(|source| TransportError::Connect { url: self.server.to_string(), source })?;
+            .map_err(|source| TransportError::Connect {
+                url: self.server.to_string(),
+                source,
+            })?;
         let status = response.status().as_u16();
         let challenges: Vec<String> = response
             .headers()
@@ -390,13 +484,22 @@ impl McpClient {
         match status {
             401 | 403 => {
                 let challenge = BearerChallenge::from_headers(&challenges);
-                self.observe(Event::Challenge { status, challenge: challenge.as_ref() });
+                self.observe(Event::Challenge {
+                    status,
+                    challenge: challenge.as_ref(),
+                });
                 Ok(Some(challenge))
             }
             200..=299 => Ok(None),
             _ => {
-                let body = http::read_limited(self.server.url(), response, 4096).await.unwrap_or_default();
-                Err(TransportError::HttpStatus { status, body: http::excerpt(&body) }.into())
+                let body = http::read_limited(self.server.url(), response, 4096)
+                    .await
+                    .unwrap_or_default();
+                Err(TransportError::HttpStatus {
+                    status,
+                    body: http::excerpt(&body),
+                }
+                .into())
             }
         }
     }
@@ -407,7 +510,9 @@ impl McpClient {
             return Ok(discovery);
         }
         let discovery = discovery::discover(&self.http, &self.server, challenge).await?;
-        self.observe(Event::Discovered { discovery: &discovery });
+        self.observe(Event::Discovered {
+            discovery: &discovery,
+        });
         if let Ok(mut slot) = self.discovered.lock() {
             *slot = Some(discovery.clone());
         }
@@ -417,7 +522,10 @@ impl McpClient {
     /// RFC 8252 §7.3 loopback redirect on a port stable per server (so a dynamic registration's redirect URI
     /// keeps matching), falling back to any free port when it is taken.
     async fn bind_listener(&self) -> Result<CallbackListener, Error> {
-        let port = self.options.callback_port.unwrap_or_else(|| stable_port(&self.options.profile, &self.server));
+        let port = self
+            .options
+            .callback_port
+            .unwrap_or_else(|| stable_port(&self.options.profile, &self.server));
         match CallbackListener::bind(port).await {
             Ok(l) => Ok(l),
             Err(_) if self.options.callback_port.is_none() => CallbackListener::bind(0)
@@ -437,22 +545,43 @@ impl McpClient {
     ) -> Result<ClientRegistration, Error> {
         let metadata = &discovery.authorization_server;
         if let Some(s) = &self.options.static_client {
-            let registration = ClientRegistration::pre_registered(s.client_id.clone(), s.client_secret.clone(), &metadata.auth_methods());
-            self.observe(Event::Registered { registration: &registration, reused: true });
+            let registration = ClientRegistration::pre_registered(
+                s.client_id.clone(),
+                s.client_secret.clone(),
+                &metadata.auth_methods(),
+            );
+            self.observe(Event::Registered {
+                registration: &registration,
+                reused: true,
+            });
             return Ok(registration);
         }
         let stored = self.options.store.load()?;
         let existing = stored.find(&self.options.profile, &self.server, &discovery.issuer);
-        if let Some(reg) = existing.and_then(|r| r.registration.clone()) {
-            if reg.source == RegistrationSource::Dynamic && reg.usable_for(redirect_uri, now_unix()) {
-                self.observe(Event::Registered { registration: &reg, reused: true });
-                return Ok(reg);
-            }
+        if let Some(reg) = existing.and_then(|r| r.registration.clone())
+            && reg.source == RegistrationSource::Dynamic
+            && reg.usable_for(redirect_uri, now_unix())
+        {
+            self.observe(Event::Registered {
+                registration: &reg,
+                reused: true,
+            });
+            return Ok(reg);
         }
-        let endpoint = metadata.registration_endpoint.as_deref().ok_or(RegistrationError::NotSupported)?;
-        let request = RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope };
+        let endpoint = metadata
+            .registration_endpoint
+            .as_deref()
+            .ok_or(RegistrationError::NotSupported)?;
+        let request = RegistrationRequest {
+            client_name: &self.options.client_name,
+            redirect_uri,
+            scope,
+        };
         let registration = registration::register(&self.http, endpoint, &request).await?;
-        self.observe(Event::Registered { registration: &registration, reused: false });
+        self.observe(Event::Registered {
+            registration: &registration,
+            reused: false,
+        });
         let record = CredentialRecord {
             profile: self.options.profile.clone(),
             server: self.server.clone(),
@@ -472,7 +601,12 @@ impl McpClient {
 
     /// The scope to ask for (MCP 2025-11-25 §Scope Selection Strategy; 2026-07-28 union on step-up and
     /// `offline_access` only when the authorization server lists it).
-    fn select_scope(&self, discovery: &Discovery, challenge: Option<&BearerChallenge>, step_up: Option<&str>) -> Option<String> {
+    fn select_scope(
+        &self,
+        discovery: &Discovery,
+        challenge: Option<&BearerChallenge>,
+        step_up: Option<&str>,
+    ) -> Option<String> {
         if let Some(explicit) = &self.options.scope {
             return Some(explicit.clone());
         }
@@ -486,37 +620,57 @@ impl McpClient {
         };
         if let Some(extra) = step_up {
             // Union with what was granted (or asked) before, so a step-up never loses a scope.
-            if let Ok(Some(record)) = self.credentials() {
-                if let Some(granted) = record.tokens.and_then(|t| t.scope) {
-                    add(&mut scopes, &granted);
-                }
+            if let Ok(Some(record)) = self.credentials()
+                && let Some(granted) = record.tokens.and_then(|t| t.scope)
+            {
+                add(&mut scopes, &granted);
             }
             add(&mut scopes, extra);
         } else if let Some(challenged) = challenge.and_then(|c| c.scope.as_deref()) {
             add(&mut scopes, challenged);
-        } else if let Some(supported) = discovery.protected_resource.as_ref().and_then(|p| p.scopes_supported.as_ref()) {
+        } else if let Some(supported) = discovery
+            .protected_resource
+            .as_ref()
+            .and_then(|p| p.scopes_supported.as_ref())
+        {
             add(&mut scopes, &supported.join(" "));
         }
         if scopes.is_empty() {
             return None;
         }
-        if discovery.authorization_server.supports_scope("offline_access") {
+        if discovery
+            .authorization_server
+            .supports_scope("offline_access")
+        {
             add(&mut scopes, "offline_access");
         }
         Some(scopes.join(" "))
     }
 
     /// The sign-in: discovery, client identity, authorization code with PKCE, token. Stores and returns the record.
-    async fn authorize(&self, challenge: Option<&BearerChallenge>, step_up: Option<&str>) -> Result<CredentialRecord, Error> {
+    async fn authorize(
+        &self,
+        challenge: Option<&BearerChallenge>,
+        step_up: Option<&str>,
+    ) -> Result<CredentialRecord, Error> {
         if !self.options.interactive {
-            let reason = if step_up.is_some() { "more scope is needed" } else { "no valid token" };
-            return Err(Error::SignInRequired { server: self.server.to_string(), reason: reason.into() });
+            let reason = if step_up.is_some() {
+                "more scope is needed"
+            } else {
+                "no valid token"
+            };
+            return Err(Error::SignInRequired {
+                server: self.server.to_string(),
+                reason: reason.into(),
+            });
         }
         let discovery = self.discover(challenge).await?;
         let listener = self.bind_listener().await?;
         let redirect_uri = listener.redirect_uri().to_string();
         let scope = self.select_scope(&discovery, challenge, step_up);
-        let registration = self.client_identity(&discovery, &redirect_uri, None).await?;
+        let registration = self
+            .client_identity(&discovery, &redirect_uri, None)
+            .await?;
         let (url, pending) = AuthorizationRequest {
             metadata: &discovery.authorization_server,
             client_id: &registration.client_id,
@@ -527,44 +681,51 @@ impl McpClient {
         .build()?;
         let mode = self.options.authorization_mode;
         self.observe(Event::AuthorizationUrl { url: &url, mode });
-        self.observe(Event::WaitingForCallback { redirect_uri: &redirect_uri, timeout: self.options.auth_timeout });
+        self.observe(Event::WaitingForCallback {
+            redirect_uri: &redirect_uri,
+            timeout: self.options.auth_timeout,
+        });
         let code = {
-        let wait = listener.wait(&pending);
-        tokio::pin!(wait);
-        let callback = async {
-            match mode {
-                AuthorizationMode::Browser => {
-                    if let Err(e) = authorization::browser::open(&url) {
-                        tracing::warn!("{e}");
+            let wait = listener.wait(&pending);
+            tokio::pin!(wait);
+            let callback = async {
+                match mode {
+                    AuthorizationMode::Browser => {
+                        if let Err(e) = authorization::browser::open(&url) {
+                            tracing::warn!("{e}");
+                        }
+                        (&mut wait).await.map_err(AuthorizationError::from)
                     }
-                    (&mut wait).await.map_err(AuthorizationError::from)
-                }
-                AuthorizationMode::PrintUrl => (&mut wait).await.map_err(AuthorizationError::from),
-                AuthorizationMode::Fetch => {
-                    tokio::select! {
-                        result = &mut wait => result.map_err(AuthorizationError::from),
-                        fetched = authorization::follow_redirects(&self.fetch_http, &url, &redirect_uri) => {
-                            fetched?;
-                            (&mut wait).await.map_err(AuthorizationError::from)
+                    AuthorizationMode::PrintUrl => {
+                        (&mut wait).await.map_err(AuthorizationError::from)
+                    }
+                    AuthorizationMode::Fetch => {
+                        tokio::select! {
+                            result = &mut wait => result.map_err(AuthorizationError::from),
+                            fetched = authorization::follow_redirects(&self.fetch_http, &url, &redirect_uri) => {
+                                fetched?;
+                                (&mut wait).await.map_err(AuthorizationError::from)
+                            }
                         }
                     }
                 }
-            }
-        };
-        tokio::time::timeout(self.options.auth_timeout, callback)
-            .await
-            .map_err(|_| AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()))??
+            };
+            tokio::time::timeout(self.options.auth_timeout, callback)
+                .await
+                .map_err(|_| AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()))??
         };
         let scope_for_record = pending.scope.clone();
         let tokens = token::exchange_code(
             &self.http,
             &discovery.authorization_server.token_endpoint,
             &registration,
-            code,
-            pending.verifier,
-            &redirect_uri,
-            &discovery.resource,
-            scope_for_record.as_deref(),
+            token::CodeExchange {
+                code,
+                verifier: pending.verifier,
+                redirect_uri: &redirect_uri,
+                resource: &discovery.resource,
+                requested_scope: scope_for_record.as_deref(),
+            },
         )
         .await?;
         self.observe(Event::Authorized { tokens: &tokens });

@@ -27,15 +27,23 @@ pub enum Error {
     Transport(#[from] TransportError),
     #[error("not signed in to {server}; run `superdynamic login {server}` first")]
     NotSignedIn { server: String },
-    #[error("{server} needs a new sign-in ({reason}), and this run may not open one; run `superdynamic login {server}`")]
+    #[error(
+        "{server} needs a new sign-in ({reason}), and this run may not open one; run `superdynamic login {server}`"
+    )]
     SignInRequired { server: String, reason: String },
-    #[error("{server} still refuses the token obtained just now (HTTP 401); the server may not accept tokens from its own authorization server")]
+    #[error(
+        "{server} still refuses the token obtained just now (HTTP 401); the server may not accept tokens from its own authorization server"
+    )]
     StillUnauthorized { server: String },
     #[error(
         "{server} keeps asking for more scope ({scope}) after {attempts} sign-ins; stopping. The account may not be \
          allowed that scope"
     )]
-    StepUpLimit { server: String, scope: String, attempts: u32 },
+    StepUpLimit {
+        server: String,
+        scope: String,
+        attempts: u32,
+    },
 }
 
 /// Broad classes of failure, for exit codes and retry decisions.

@@ -1,18 +1,31 @@
 //! superdynamic: everything between "here is an MCP server URL" and "here is the tool's result".
 //!
 //! Modules are named after the protocol steps they implement, so each RFC step has one home.
+//!
+//! ```no_run
+//! use superdynamic::{ClientOptions, McpClient, store::FileStore};
+//!
+//! async fn weather() -> Result<serde_json::Value, superdynamic::Error> {
+//!     let options = ClientOptions::new(FileStore::new(FileStore::default_path()?));
+//!     let client = McpClient::new("https://mcp.example.com/mcp", options)?;
+//!     let _tools = client.list_tools().await?; // signs in on the first 401
+//!     let result = client.call_tool("get_weather", serde_json::json!({"location": "Paris"})).await?;
+//!     client.close().await;
+//!     Ok(result)
+//! }
+//! ```
 
-pub mod secret;
-pub mod transport;
 pub mod authorization;
+pub mod client;
 pub mod discovery;
+pub mod error;
 pub mod http;
 pub mod registration;
 pub mod resource;
+pub mod secret;
 pub mod store;
 pub mod token;
-pub mod client;
-pub mod error;
+pub mod transport;
 
 pub use client::{ClientOptions, Event, LoginOutcome, McpClient, Observer, StaticClient};
 pub use error::{Error, ErrorKind};

@@ -64,11 +64,19 @@ pub struct ClientRegistration {
 
 impl ClientRegistration {
     /// Pre-registered credentials: with a secret, `client_secret_basic` unless the server only offers `post`.
-    pub fn pre_registered(client_id: String, secret: Option<ClientSecret>, server_methods: &[String]) -> Self {
+    pub fn pre_registered(
+        client_id: String,
+        secret: Option<ClientSecret>,
+        server_methods: &[String],
+    ) -> Self {
         let auth_method = match &secret {
             None => TokenEndpointAuth::None,
-            Some(_) if server_methods.iter().any(|m| m == "client_secret_basic") => TokenEndpointAuth::ClientSecretBasic,
-            Some(_) if server_methods.iter().any(|m| m == "client_secret_post") => TokenEndpointAuth::ClientSecretPost,
+            Some(_) if server_methods.iter().any(|m| m == "client_secret_basic") => {
+                TokenEndpointAuth::ClientSecretBasic
+            }
+            Some(_) if server_methods.iter().any(|m| m == "client_secret_post") => {
+                TokenEndpointAuth::ClientSecretPost
+            }
             Some(_) => TokenEndpointAuth::ClientSecretBasic,
         };
         Self {
@@ -84,8 +92,11 @@ impl ClientRegistration {
 
     /// A dynamic registration is reusable while its secret has not expired and it lists our redirect URI.
     pub fn usable_for(&self, redirect_uri: &str, now: u64) -> bool {
-        let secret_ok = self.client_secret_expires_at.is_none_or(|t| t == 0 || t > now + 60);
-        let redirect_ok = self.source == RegistrationSource::PreRegistered || self.redirect_uris.iter().any(|u| u == redirect_uri);
+        let secret_ok = self
+            .client_secret_expires_at
+            .is_none_or(|t| t == 0 || t > now + 60);
+        let redirect_ok = self.source == RegistrationSource::PreRegistered
+            || self.redirect_uris.iter().any(|u| u == redirect_uri);
         secret_ok && redirect_ok
     }
 }
@@ -100,7 +111,10 @@ pub enum RegistrationError {
     #[error("refusing the registration endpoint '{0}': it must be https (or http on loopback)")]
     InsecureEndpoint(String),
     #[error("the authorization server refused the registration: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Refused { error: String, description: Option<String> },
+    Refused {
+        error: String,
+        description: Option<String>,
+    },
     #[error("the registration response is not usable: {0}")]
     InvalidResponse(String),
     #[error("registration request failed: {0}")]
@@ -144,7 +158,8 @@ pub async fn register(
     endpoint: &str,
     request: &RegistrationRequest<'_>,
 ) -> Result<ClientRegistration, RegistrationError> {
-    let url = Url::parse(endpoint).map_err(|_| RegistrationError::InsecureEndpoint(endpoint.to_string()))?;
+    let url = Url::parse(endpoint)
+        .map_err(|_| RegistrationError::InsecureEndpoint(endpoint.to_string()))?;
     if !is_secure_or_loopback(&url) {
         return Err(RegistrationError::InsecureEndpoint(endpoint.to_string()));
     }
@@ -171,29 +186,50 @@ pub async fn register(
     let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
     if !status.is_success() {
         if let Ok(err) = serde_json::from_slice::<OAuthErrorBody>(&bytes) {
-            return Err(RegistrationError::Refused { error: err.error, description: err.error_description });
+            return Err(RegistrationError::Refused {
+                error: err.error,
+                description: err.error_description,
+            });
         }
-        return Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into());
+        return Err(HttpError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+            body: http::excerpt(&bytes),
+        }
+        .into());
     }
-    let parsed: RegistrationResponse =
-        serde_json::from_slice(&bytes).map_err(|e| RegistrationError::InvalidResponse(e.to_string()))?;
+    let parsed: RegistrationResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| RegistrationError::InvalidResponse(e.to_string()))?;
     if parsed.client_id.trim().is_empty() {
         return Err(RegistrationError::InvalidResponse("empty client_id".into()));
     }
     let auth_method = match parsed.token_endpoint_auth_method.as_deref() {
-        None => if parsed.client_secret.is_some() { TokenEndpointAuth::ClientSecretBasic } else { TokenEndpointAuth::None },
+        None => {
+            if parsed.client_secret.is_some() {
+                TokenEndpointAuth::ClientSecretBasic
+            } else {
+                TokenEndpointAuth::None
+            }
+        }
         Some(m) => TokenEndpointAuth::parse(m).ok_or_else(|| {
-            RegistrationError::InvalidResponse(format!("unsupported token_endpoint_auth_method '{m}'"))
+            RegistrationError::InvalidResponse(format!(
+                "unsupported token_endpoint_auth_method '{m}'"
+            ))
         })?,
     };
     if auth_method != TokenEndpointAuth::None && parsed.client_secret.is_none() {
-        return Err(RegistrationError::InvalidResponse(format!("method {} needs a client_secret, none was issued", auth_method.as_str())));
+        return Err(RegistrationError::InvalidResponse(format!(
+            "method {} needs a client_secret, none was issued",
+            auth_method.as_str()
+        )));
     }
     Ok(ClientRegistration {
         client_id: parsed.client_id,
         client_secret: parsed.client_secret.map(ClientSecret::new),
         auth_method,
-        redirect_uris: parsed.redirect_uris.unwrap_or_else(|| vec![request.redirect_uri.to_string()]),
+        redirect_uris: parsed
+            .redirect_uris
+            .unwrap_or_else(|| vec![request.redirect_uri.to_string()]),
         source: RegistrationSource::Dynamic,
         client_id_issued_at: parsed.client_id_issued_at,
         client_secret_expires_at: parsed.client_secret_expires_at,
@@ -207,13 +243,26 @@ mod tests {
     #[test]
     fn pre_registered_method_follows_server_metadata() {
         let secret = Some(ClientSecret::new("s"));
-        assert_eq!(ClientRegistration::pre_registered("c".into(), None, &[]).auth_method, TokenEndpointAuth::None);
         assert_eq!(
-            ClientRegistration::pre_registered("c".into(), secret.clone(), &["client_secret_post".into()]).auth_method,
+            ClientRegistration::pre_registered("c".into(), None, &[]).auth_method,
+            TokenEndpointAuth::None
+        );
+        assert_eq!(
+            ClientRegistration::pre_registered(
+                "c".into(),
+                secret.clone(),
+                &["client_secret_post".into()]
+            )
+            .auth_method,
             TokenEndpointAuth::ClientSecretPost
         );
         assert_eq!(
-            ClientRegistration::pre_registered("c".into(), secret, &["client_secret_post".into(), "client_secret_basic".into()]).auth_method,
+            ClientRegistration::pre_registered(
+                "c".into(),
+                secret,
+                &["client_secret_post".into(), "client_secret_basic".into()]
+            )
+            .auth_method,
             TokenEndpointAuth::ClientSecretBasic
         );
     }

@@ -31,7 +31,10 @@ pub enum CallbackError {
     )]
     IssuerMismatch { expected: String, found: String },
     #[error("the authorization server refused: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Denied { error: String, description: Option<String> },
+    Denied {
+        error: String,
+        description: Option<String>,
+    },
     #[error("the redirect carries neither a code nor an error")]
     MissingCode,
 }
@@ -43,7 +46,10 @@ impl CallbackError {
 }
 
 /// Checks a redirect's query string. `state` first: a response for another request is never acted upon.
-pub fn validate(query: &str, pending: &PendingAuthorization) -> Result<AuthorizationCode, CallbackError> {
+pub fn validate(
+    query: &str,
+    pending: &PendingAuthorization,
+) -> Result<AuthorizationCode, CallbackError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if pairs.iter().any(|(n, _)| *n == name) {
@@ -51,7 +57,12 @@ pub fn validate(query: &str, pending: &PendingAuthorization) -> Result<Authoriza
         }
         pairs.push((name.into_owned(), value.into_owned()));
     }
-    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
     // Constant-time comparison is unnecessary: `state` is single-use and the listener lives for one request.
     if get("state") != Some(pending.state.as_str()) {
         return Err(CallbackError::StateMismatch);
@@ -93,9 +104,13 @@ pub struct CallbackListener {
 impl CallbackListener {
     /// Binds 127.0.0.1:`port` (0 picks a free port). RFC 8252 §7.3: loopback IP literal, not `localhost`.
     pub async fn bind(port: u16) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await?;
+        let listener =
+            TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await?;
         let port = listener.local_addr()?.port();
-        Ok(Self { listener, redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}") })
+        Ok(Self {
+            listener,
+            redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}"),
+        })
     }
 
     pub fn redirect_uri(&self) -> &str {
@@ -108,9 +123,14 @@ impl CallbackListener {
 
     /// Serves requests until one valid callback (or a terminal error) arrives. Wrong paths get 404 and wrong
     /// `state` gets 400; both leave the listener waiting, so a stray or forged request cannot end the sign-in.
-    pub async fn wait(self, pending: &PendingAuthorization) -> Result<AuthorizationCode, CallbackError> {
+    pub async fn wait(
+        self,
+        pending: &PendingAuthorization,
+    ) -> Result<AuthorizationCode, CallbackError> {
         loop {
-            let Ok((stream, peer)) = self.listener.accept().await else { continue };
+            let Ok((stream, peer)) = self.listener.accept().await else {
+                continue;
+            };
             if !peer.ip().is_loopback() {
                 continue;
             }
@@ -140,12 +160,24 @@ async fn handle_connection(
         }
     });
     let Some(target) = target else {
-        respond(&mut stream, 405, "Not supported", "This address only receives the sign-in redirect.").await;
+        respond(
+            &mut stream,
+            405,
+            "Not supported",
+            "This address only receives the sign-in redirect.",
+        )
+        .await;
         return None;
     };
     let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
     if path != CALLBACK_PATH {
-        respond(&mut stream, 404, "Not found", "This address only receives the sign-in redirect.").await;
+        respond(
+            &mut stream,
+            404,
+            "Not found",
+            "This address only receives the sign-in redirect.",
+        )
+        .await;
         return None;
     }
     let result = validate(query, pending);
@@ -211,7 +243,10 @@ async fn respond(stream: &mut TcpStream, status: u16, title: &str, message: &str
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -233,9 +268,18 @@ mod tests {
 
     #[test]
     fn state_is_checked_first() {
-        assert_eq!(validate("code=c", &pending(false)).unwrap_err(), CallbackError::StateMismatch);
-        assert_eq!(validate("code=c&state=other", &pending(false)).unwrap_err(), CallbackError::StateMismatch);
-        assert_eq!(validate("state=st4te&state=st4te&code=c", &pending(false)).unwrap_err(), CallbackError::DuplicateParameter("state".into()));
+        assert_eq!(
+            validate("code=c", &pending(false)).unwrap_err(),
+            CallbackError::StateMismatch
+        );
+        assert_eq!(
+            validate("code=c&state=other", &pending(false)).unwrap_err(),
+            CallbackError::StateMismatch
+        );
+        assert_eq!(
+            validate("state=st4te&state=st4te&code=c", &pending(false)).unwrap_err(),
+            CallbackError::DuplicateParameter("state".into())
+        );
     }
 
     #[test]
@@ -246,16 +290,28 @@ mod tests {
         let normalized = "code=c&state=st4te&iss=https%3A%2F%2Fas.example%2F";
         // supported + present: compare
         assert_eq!(validate(ok, &pending(true)).unwrap().secret(), "c");
-        assert!(matches!(validate(wrong, &pending(true)), Err(CallbackError::IssuerMismatch { .. })));
+        assert!(matches!(
+            validate(wrong, &pending(true)),
+            Err(CallbackError::IssuerMismatch { .. })
+        ));
         // supported + absent: reject
-        assert_eq!(validate(missing, &pending(true)).unwrap_err(), CallbackError::IssuerMissing);
+        assert_eq!(
+            validate(missing, &pending(true)).unwrap_err(),
+            CallbackError::IssuerMissing
+        );
         // not advertised + present: compare
         assert!(validate(ok, &pending(false)).is_ok());
-        assert!(matches!(validate(wrong, &pending(false)), Err(CallbackError::IssuerMismatch { .. })));
+        assert!(matches!(
+            validate(wrong, &pending(false)),
+            Err(CallbackError::IssuerMismatch { .. })
+        ));
         // not advertised + absent: proceed
         assert!(validate(missing, &pending(false)).is_ok());
         // no normalization: a trailing slash is a different issuer
-        assert!(matches!(validate(normalized, &pending(true)), Err(CallbackError::IssuerMismatch { .. })));
+        assert!(matches!(
+            validate(normalized, &pending(true)),
+            Err(CallbackError::IssuerMismatch { .. })
+        ));
     }
 
     #[test]
@@ -270,13 +326,21 @@ mod tests {
     fn denial_is_reported_with_its_description() {
         let q = "error=access_denied&error_description=The%20user%20said%20no&state=st4te&iss=https%3A%2F%2Fas.example";
         let err = validate(q, &pending(true)).unwrap_err();
-        assert_eq!(err.to_string(), "the authorization server refused: access_denied (The user said no)");
-        assert_eq!(validate("state=st4te", &pending(false)).unwrap_err(), CallbackError::MissingCode);
+        assert_eq!(
+            err.to_string(),
+            "the authorization server refused: access_denied (The user said no)"
+        );
+        assert_eq!(
+            validate("state=st4te", &pending(false)).unwrap_err(),
+            CallbackError::MissingCode
+        );
     }
 
     async fn get(port: u16, target: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+        s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
@@ -286,7 +350,10 @@ mod tests {
     async fn listener_ignores_strays_and_accepts_exactly_one_valid_callback() {
         let listener = CallbackListener::bind(0).await.unwrap();
         let port = listener.port();
-        assert_eq!(listener.redirect_uri(), format!("http://127.0.0.1:{port}/callback"));
+        assert_eq!(
+            listener.redirect_uri(),
+            format!("http://127.0.0.1:{port}/callback")
+        );
         let p = pending(false);
         let client = tokio::spawn(async move {
             let not_found = get(port, "/favicon.ico").await;
@@ -299,7 +366,10 @@ mod tests {
         let (not_found, wrong_state, ok) = client.await.unwrap();
         assert!(not_found.starts_with("HTTP/1.1 404"), "{not_found}");
         assert!(wrong_state.starts_with("HTTP/1.1 400"), "{wrong_state}");
-        assert!(ok.starts_with("HTTP/1.1 200") && ok.contains("You can close this tab"), "{ok}");
+        assert!(
+            ok.starts_with("HTTP/1.1 200") && ok.contains("You can close this tab"),
+            "{ok}"
+        );
         // The listener is gone: a replayed callback finds nothing listening.
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
     }

@@ -25,7 +25,9 @@ pub enum DiscoveryError {
     ResourceMismatch { expected: String, found: String },
     #[error("the protected resource metadata at {url} lists no authorization server (RFC 9728 §2)")]
     NoAuthorizationServer { url: String },
-    #[error("'{0}' is not a usable authorization server issuer: it must be an https URL (or http on loopback)")]
+    #[error(
+        "'{0}' is not a usable authorization server issuer: it must be an https URL (or http on loopback)"
+    )]
     BadIssuer(String),
     #[error("no authorization server metadata for issuer {issuer}; tried {}", .tried.join(", "))]
     AuthorizationServerNotFound { issuer: String, tried: Vec<String> },
@@ -35,14 +37,24 @@ pub enum DiscoveryError {
         "the metadata at {url} says its issuer is '{found}', but it was fetched for issuer '{expected}'; \
          refusing it (RFC 8414 §3.3)"
     )]
-    IssuerMismatch { url: String, expected: String, found: String },
+    IssuerMismatch {
+        url: String,
+        expected: String,
+        found: String,
+    },
     #[error(
         "authorization server {issuer} does not advertise PKCE S256 (code_challenge_methods_supported), which \
          MCP requires; refusing to authorize there"
     )]
     PkceNotSupported { issuer: String },
-    #[error("authorization server {issuer} gives a {field} of '{url}', which is not https (or http on loopback)")]
-    InsecureEndpoint { issuer: String, field: &'static str, url: String },
+    #[error(
+        "authorization server {issuer} gives a {field} of '{url}', which is not https (or http on loopback)"
+    )]
+    InsecureEndpoint {
+        issuer: String,
+        field: &'static str,
+        url: String,
+    },
 }
 
 /// A validated view of the MCP server's authorization setup.
@@ -75,7 +87,9 @@ pub async fn discover(
         .authorization_servers
         .iter()
         .find(|s| !s.trim().is_empty())
-        .ok_or_else(|| DiscoveryError::NoAuthorizationServer { url: prm_url.clone() })?;
+        .ok_or_else(|| DiscoveryError::NoAuthorizationServer {
+            url: prm_url.clone(),
+        })?;
     let authorization_server = fetch_authorization_server(http, issuer, &mut fetched).await?;
     Ok(Discovery {
         resource,
@@ -96,12 +110,18 @@ async fn fetch_protected_resource(
     if let Some(url) = challenge.and_then(|c| c.resource_metadata.as_deref()) {
         let parsed = Url::parse(url).map_err(|_| DiscoveryError::ProtectedResource {
             url: url.to_string(),
-            source: HttpError::NotJson { url: url.to_string(), detail: "not a valid URL".into() },
+            source: HttpError::NotJson {
+                url: url.to_string(),
+                detail: "not a valid URL".into(),
+            },
         })?;
         fetched.push(parsed.to_string());
-        let doc = http::get_json(http, &parsed, &[])
-            .await
-            .map_err(|source| DiscoveryError::ProtectedResource { url: url.to_string(), source })?;
+        let doc = http::get_json(http, &parsed, &[]).await.map_err(|source| {
+            DiscoveryError::ProtectedResource {
+                url: url.to_string(),
+                source,
+            }
+        })?;
         return Ok(Some((doc, url.to_string())));
     }
     for candidate in well_known::protected_resource_candidates(server.url()) {
@@ -109,7 +129,12 @@ async fn fetch_protected_resource(
         match http::get_json(http, &candidate, &[]).await {
             Ok(doc) => return Ok(Some((doc, candidate.to_string()))),
             Err(e) if e.is_not_found() => continue,
-            Err(source) => return Err(DiscoveryError::ProtectedResource { url: candidate.to_string(), source }),
+            Err(source) => {
+                return Err(DiscoveryError::ProtectedResource {
+                    url: candidate.to_string(),
+                    source,
+                });
+            }
         }
     }
     Ok(None)
@@ -118,8 +143,14 @@ async fn fetch_protected_resource(
 /// RFC 9728 §3.3: the document's `resource` must identify this server. Like the official SDKs, a document for
 /// a same-origin path prefix of the server URL (for example the root metadata naming the origin) is accepted,
 /// and its value becomes the `resource` parameter.
-fn validate_resource(server: &ResourceUri, prm: &ProtectedResourceMetadata) -> Result<ResourceUri, DiscoveryError> {
-    let mismatch = || DiscoveryError::ResourceMismatch { expected: server.to_string(), found: prm.resource.clone() };
+fn validate_resource(
+    server: &ResourceUri,
+    prm: &ProtectedResourceMetadata,
+) -> Result<ResourceUri, DiscoveryError> {
+    let mismatch = || DiscoveryError::ResourceMismatch {
+        expected: server.to_string(),
+        found: prm.resource.clone(),
+    };
     let declared = ResourceUri::parse(&prm.resource).map_err(|_| mismatch())?;
     if declared == *server {
         return Ok(declared);
@@ -142,8 +173,12 @@ pub async fn fetch_authorization_server(
     issuer: &str,
     fetched: &mut Vec<String>,
 ) -> Result<AuthorizationServerMetadata, DiscoveryError> {
-    let issuer_url = Url::parse(issuer).map_err(|_| DiscoveryError::BadIssuer(issuer.to_string()))?;
-    if !is_secure_or_loopback(&issuer_url) || issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+    let issuer_url =
+        Url::parse(issuer).map_err(|_| DiscoveryError::BadIssuer(issuer.to_string()))?;
+    if !is_secure_or_loopback(&issuer_url)
+        || issuer_url.query().is_some()
+        || issuer_url.fragment().is_some()
+    {
         return Err(DiscoveryError::BadIssuer(issuer.to_string()));
     }
     let mut tried = Vec::new();
@@ -156,10 +191,18 @@ pub async fn fetch_authorization_server(
                 return Ok(doc);
             }
             Err(e) if e.is_not_found() => continue,
-            Err(source) => return Err(DiscoveryError::AuthorizationServer { url: candidate.to_string(), source }),
+            Err(source) => {
+                return Err(DiscoveryError::AuthorizationServer {
+                    url: candidate.to_string(),
+                    source,
+                });
+            }
         }
     }
-    Err(DiscoveryError::AuthorizationServerNotFound { issuer: issuer.to_string(), tried })
+    Err(DiscoveryError::AuthorizationServerNotFound {
+        issuer: issuer.to_string(),
+        tried,
+    })
 }
 
 fn validate_authorization_server(
@@ -180,8 +223,14 @@ fn validate_authorization_server(
 
 fn validate_endpoints(doc: &AuthorizationServerMetadata) -> Result<(), DiscoveryError> {
     // MCP 2025-11-25 §Authorization Code Protection: no S256, no authorization.
-    if !doc.code_challenge_methods_supported.as_ref().is_some_and(|m| m.iter().any(|x| x == "S256")) {
-        return Err(DiscoveryError::PkceNotSupported { issuer: doc.issuer.clone() });
+    if !doc
+        .code_challenge_methods_supported
+        .as_ref()
+        .is_some_and(|m| m.iter().any(|x| x == "S256"))
+    {
+        return Err(DiscoveryError::PkceNotSupported {
+            issuer: doc.issuer.clone(),
+        });
     }
     let mut endpoints = vec![
         ("authorization_endpoint", Some(&doc.authorization_endpoint)),
@@ -194,7 +243,11 @@ fn validate_endpoints(doc: &AuthorizationServerMetadata) -> Result<(), Discovery
         // Security best practices §Authorization URL validation: no javascript:, data:, file:, plain http.
         let ok = Url::parse(value).is_ok_and(|u| is_secure_or_loopback(&u));
         if !ok {
-            return Err(DiscoveryError::InsecureEndpoint { issuer: doc.issuer.clone(), field, url: value.clone() });
+            return Err(DiscoveryError::InsecureEndpoint {
+                issuer: doc.issuer.clone(),
+                field,
+                url: value.clone(),
+            });
         }
     }
     Ok(())
@@ -212,9 +265,11 @@ async fn legacy_discovery(
     metadata_url.set_path("/.well-known/oauth-authorization-server");
     metadata_url.set_query(None);
     fetched.push(metadata_url.to_string());
-    let authorization_server = match http::get_json::<AuthorizationServerMetadata>(http, &metadata_url, &[
-        ("MCP-Protocol-Version", "2025-03-26"),
-    ])
+    let authorization_server = match http::get_json::<AuthorizationServerMetadata>(
+        http,
+        &metadata_url,
+        &[("MCP-Protocol-Version", "2025-03-26")],
+    )
     .await
     {
         Ok(doc) => {
@@ -222,7 +277,12 @@ async fn legacy_discovery(
             doc
         }
         Err(e) if e.is_not_found() => AuthorizationServerMetadata::default_endpoints(&origin),
-        Err(source) => return Err(DiscoveryError::AuthorizationServer { url: metadata_url.to_string(), source }),
+        Err(source) => {
+            return Err(DiscoveryError::AuthorizationServer {
+                url: metadata_url.to_string(),
+                source,
+            });
+        }
     };
     Ok(Discovery {
         resource: server.clone(),
@@ -253,9 +313,17 @@ mod tests {
         assert!(validate_resource(&server, &prm("HTTPS://MCP.example.com/v1/mcp/")).is_ok());
         assert!(validate_resource(&server, &prm("https://mcp.example.com")).is_ok());
         assert!(validate_resource(&server, &prm("https://mcp.example.com/v1")).is_ok());
-        for bad in ["https://evil.example.com/v1/mcp", "https://mcp.example.com/v1/mc", "https://mcp.example.com/other", "not a url"] {
+        for bad in [
+            "https://evil.example.com/v1/mcp",
+            "https://mcp.example.com/v1/mc",
+            "https://mcp.example.com/other",
+            "not a url",
+        ] {
             let err = validate_resource(&server, &prm(bad)).unwrap_err();
-            assert!(err.to_string().contains("refusing to use it"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("refusing to use it"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -269,8 +337,12 @@ mod tests {
     fn issuer_must_be_identical() {
         let url = Url::parse("https://as.example/.well-known/oauth-authorization-server").unwrap();
         assert!(validate_authorization_server("https://as.example", &url, &as_meta()).is_ok());
-        let err = validate_authorization_server("https://as.example/", &url, &as_meta()).unwrap_err();
-        assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+        let err =
+            validate_authorization_server("https://as.example/", &url, &as_meta()).unwrap_err();
+        assert!(
+            matches!(err, DiscoveryError::IssuerMismatch { .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -292,7 +364,14 @@ mod tests {
     #[test]
     fn dangerous_endpoints_are_refused() {
         let url = Url::parse("https://as.example/x").unwrap();
-        for bad in ["javascript:alert(1)", "data:text/html,hi", "file:///etc/passwd", "vbscript:x", "http://as.example/authorize", "https://a.example/$(touch /tmp/x)`"] {
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "vbscript:x",
+            "http://as.example/authorize",
+            "https://a.example/$(touch /tmp/x)`",
+        ] {
             let mut m = as_meta();
             m.authorization_endpoint = bad.into();
             let result = validate_authorization_server("https://as.example", &url, &m);
@@ -300,7 +379,10 @@ mod tests {
                 // Shell metacharacters are harmless: the URL is never handed to a shell.
                 assert!(result.is_ok(), "{bad}");
             } else {
-                assert!(matches!(result, Err(DiscoveryError::InsecureEndpoint { .. })), "{bad}");
+                assert!(
+                    matches!(result, Err(DiscoveryError::InsecureEndpoint { .. })),
+                    "{bad}"
+                );
             }
         }
     }

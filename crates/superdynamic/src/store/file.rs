@@ -36,7 +36,8 @@ impl FileStore {
                 .map(PathBuf::from)
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
         };
-        base.map(|b| b.join("superdynamic").join("credentials.json")).ok_or(StoreError::NoHome)
+        base.map(|b| b.join("superdynamic").join("credentials.json"))
+            .ok_or(StoreError::NoHome)
     }
 
     pub fn path(&self) -> &Path {
@@ -44,7 +45,11 @@ impl FileStore {
     }
 
     fn lock_path(&self) -> PathBuf {
-        let mut name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let mut name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
         name.push(".lock");
         self.path.with_file_name(name)
     }
@@ -55,22 +60,39 @@ impl FileStore {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(StoreData { version: FORMAT_VERSION, credentials: Vec::new() });
+                return Ok(StoreData {
+                    version: FORMAT_VERSION,
+                    credentials: Vec::new(),
+                });
             }
-            Err(source) => return Err(StoreError::Io { action: "read", path: self.path.clone(), source }),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "read",
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         };
         self.tighten_permissions();
-        let data: StoreData = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
+        let data: StoreData = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
         if data.version != FORMAT_VERSION {
-            return Err(StoreError::UnsupportedVersion { path: self.path.clone(), found: data.version });
+            return Err(StoreError::UnsupportedVersion {
+                path: self.path.clone(),
+                found: data.version,
+            });
         }
         Ok(data)
     }
 
     /// Read-modify-write under the lock: `change` sees the current contents and returns its result; the
     /// store is written only when `change` returns `Ok`.
-    pub fn update<T, E: From<StoreError>>(&self, change: impl FnOnce(&mut StoreData) -> Result<T, E>) -> Result<T, E> {
+    pub fn update<T, E: From<StoreError>>(
+        &self,
+        change: impl FnOnce(&mut StoreData) -> Result<T, E>,
+    ) -> Result<T, E> {
         let _lock = self.lock()?;
         let mut data = self.load()?;
         let before = data.clone();
@@ -82,13 +104,19 @@ impl FileStore {
     }
 
     fn ensure_dir(&self) -> Result<(), StoreError> {
-        let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) else { return Ok(()) };
+        let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+            return Ok(());
+        };
         if !dir.exists() {
             let mut builder = fs::DirBuilder::new();
             builder.recursive(true);
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|source| StoreError::Io { action: "create", path: dir.to_path_buf(), source })?;
+            builder.create(dir).map_err(|source| StoreError::Io {
+                action: "create",
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -96,7 +124,11 @@ impl FileStore {
     fn lock(&self) -> Result<File, StoreError> {
         self.ensure_dir()?;
         let path = self.lock_path();
-        let file = open_private(&path, false).map_err(|source| StoreError::Io { action: "open", path: path.clone(), source })?;
+        let file = open_private(&path, false).map_err(|source| StoreError::Io {
+            action: "open",
+            path: path.clone(),
+            source,
+        })?;
         let start = Instant::now();
         loop {
             match file.try_lock() {
@@ -105,26 +137,47 @@ impl FileStore {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError::LockTimeout { path, seconds: LOCK_WAIT.as_secs() });
+                    return Err(StoreError::LockTimeout {
+                        path,
+                        seconds: LOCK_WAIT.as_secs(),
+                    });
                 }
-                Err(fs::TryLockError::Error(source)) => return Err(StoreError::Io { action: "lock", path, source }),
+                Err(fs::TryLockError::Error(source)) => {
+                    return Err(StoreError::Io {
+                        action: "lock",
+                        path,
+                        source,
+                    });
+                }
             }
         }
     }
 
     fn write(&self, data: &StoreData) -> Result<(), StoreError> {
         self.ensure_dir()?;
-        let json = serde_json::to_vec_pretty(data)
-            .map_err(|e| StoreError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
-        let tmp = self.path.with_extension(format!("tmp.{}", std::process::id()));
-        let io = |action, source| StoreError::Io { action, path: tmp.clone(), source };
+        let json = serde_json::to_vec_pretty(data).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
+        let tmp = self
+            .path
+            .with_extension(format!("tmp.{}", std::process::id()));
+        let io = |action, source| StoreError::Io {
+            action,
+            path: tmp.clone(),
+            source,
+        };
         let mut file = open_private(&tmp, true).map_err(|e| io("create", e))?;
         file.write_all(&json).map_err(|e| io("write", e))?;
         file.sync_all().map_err(|e| io("sync", e))?;
         drop(file);
         fs::rename(&tmp, &self.path).map_err(|source| {
             let _ = fs::remove_file(&tmp);
-            StoreError::Io { action: "replace", path: self.path.clone(), source }
+            StoreError::Io {
+                action: "replace",
+                path: self.path.clone(),
+                source,
+            }
         })?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Make the rename durable; not possible on every platform, so best effort.
@@ -138,11 +191,11 @@ impl FileStore {
     #[cfg(unix)]
     fn tighten_permissions(&self) {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(&self.path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(path = %self.path.display(), "credential store was readable by others; setting it to 0600");
-                let _ = fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600));
-            }
+        if let Ok(meta) = fs::metadata(&self.path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %self.path.display(), "credential store was readable by others; setting it to 0600");
+            let _ = fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600));
         }
     }
 
@@ -179,7 +232,9 @@ mod tests {
             server: server.clone(),
             issuer: Issuer::new("http://127.0.0.1:9"),
             resource: server,
-            authorization_server: AuthorizationServerMetadata::default_endpoints("http://127.0.0.1:9"),
+            authorization_server: AuthorizationServerMetadata::default_endpoints(
+                "http://127.0.0.1:9",
+            ),
             registration: None,
             tokens: Some(TokenSet {
                 access_token: AccessToken::new(token),
@@ -198,15 +253,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().join("sub/credentials.json"));
         assert!(store.load().unwrap().credentials.is_empty());
-        store.update(|d| { d.upsert(record(1, "tok-1")); Ok::<_, StoreError>(()) }).unwrap();
+        store
+            .update(|d| {
+                d.upsert(record(1, "tok-1"));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
         let data = store.load().unwrap();
         assert_eq!(data.credentials.len(), 1);
-        assert_eq!(data.credentials[0].tokens.as_ref().unwrap().access_token.secret(), "tok-1");
+        assert_eq!(
+            data.credentials[0]
+                .tokens
+                .as_ref()
+                .unwrap()
+                .access_token
+                .secret(),
+            "tok-1"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
-            assert_eq!(fs::metadata(dir.path().join("sub")).unwrap().permissions().mode() & 0o777, 0o700);
+            assert_eq!(
+                fs::metadata(store.path()).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            assert_eq!(
+                fs::metadata(dir.path().join("sub"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o700
+            );
         }
     }
 
@@ -234,7 +312,10 @@ mod tests {
         let err = store.load().unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }));
         assert!(err.to_string().contains("left untouched"), "{err}");
-        let result = store.update(|d| { d.upsert(record(1, "x")); Ok::<_, StoreError>(()) });
+        let result = store.update(|d| {
+            d.upsert(record(1, "x"));
+            Ok::<_, StoreError>(())
+        });
         assert!(result.is_err());
         assert_eq!(fs::read(&path).unwrap(), b"{ not json");
     }
@@ -245,9 +326,17 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().join("credentials.json"));
-        store.update(|d| { d.upsert(record(1, "x")); Ok::<_, StoreError>(()) }).unwrap();
+        store
+            .update(|d| {
+                d.upsert(record(1, "x"));
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
         store.load().unwrap();
-        assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(store.path()).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
