@@ -32,6 +32,11 @@ pub struct ServerConfig {
     pub files_dir: Option<PathBuf>,
     /// Subject (`sub`) of the user who "signs in" at the authorization endpoint.
     pub demo_user: String,
+    /// Serve `/mcp` without OAuth: no bearer check; tools see the fixed
+    /// subject [`ANONYMOUS_SUBJECT`](crate::ANONYMOUS_SUBJECT) with every
+    /// resource scope. For conformance suites and local experiments only:
+    /// [`crate::start`] refuses it unless `bind` is a loopback address.
+    pub no_auth: bool,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +50,7 @@ impl Default for ServerConfig {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             files_dir: None,
             demo_user: "demo-user".to_owned(),
+            no_auth: false,
         }
     }
 }

@@ -7,7 +7,11 @@
 //!   `/authorize` (PKCE S256, RFC 8707 `resource`, RFC 9207 `iss`, consent
 //!   page), `/token` (code + rotating refresh tokens), `/jwks.json`;
 //! - resource server: RFC 9728 metadata and `/mcp` (Streamable HTTP via
-//!   rmcp) behind bearer-token checks, with four demo tools.
+//!   rmcp) behind bearer-token checks, with four demo tools. `/mcp` speaks
+//!   both MCP generations: the 2025-11-25 `initialize`/session lifecycle and
+//!   the stateless 2026-07-28 one (per-request `_meta`, `server/discover`).
+//!   With [`ServerConfig::no_auth`] (loopback only) it skips OAuth, for
+//!   conformance suites.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), superdynamic_server::ServerError> {
@@ -44,4 +48,5 @@ mod token;
 mod tools;
 
 pub use config::{Database, ServerConfig};
+pub use resource::ANONYMOUS_SUBJECT;
 pub use server::{RunningServer, ServerError, start};

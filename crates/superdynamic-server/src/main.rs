@@ -47,6 +47,12 @@ struct Args {
     /// Directory served read-only by list_files/read_file (default: built-in demo files).
     #[arg(long)]
     files_dir: Option<PathBuf>,
+
+    /// Serve /mcp WITHOUT authorization (for conformance suites): no bearer
+    /// token needed, tools see the subject "anonymous" with every scope.
+    /// Only allowed when --bind is a loopback address.
+    #[arg(long)]
+    no_auth: bool,
 }
 
 fn default_db_path() -> PathBuf {
@@ -102,6 +108,12 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     let args = Args::parse();
+    if args.no_auth && !args.bind.is_loopback() {
+        anyhow::bail!(
+            "--no-auth serves MCP without authorization and is only allowed with a loopback --bind (127.0.0.1 or ::1), not {}",
+            args.bind
+        );
+    }
     let database = database(args.db.as_deref())?;
     if let Database::File(path) = &database {
         tracing::info!(path = %path.display(), "using database file");
@@ -113,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
         auto_approve: args.auto_approve,
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         files_dir: args.files_dir,
+        no_auth: args.no_auth,
         ..ServerConfig::default()
     };
     let server = start(config).await.context("starting the server")?;

@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 use crate::jwt::{AccessClaims, TokenVerifier};
 use crate::scope::DEFAULT_SCOPE;
 
+/// The subject tools see when the server runs with `no_auth`.
+pub const ANONYMOUS_SUBJECT: &str = "anonymous";
+
 /// Largest JSON-RPC message accepted on `/mcp`.
 pub const MAX_MCP_BODY: usize = 1024 * 1024;
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -264,6 +267,33 @@ async fn check(rs: &ResourceState, request: Request) -> Result<(Request, AccessC
     };
     parts.extensions.insert(claims.clone());
     Ok((Request::from_parts(parts, body), claims))
+}
+
+/// The claims tools see in `no_auth` mode: a fixed anonymous subject with
+/// every resource scope, never expiring (`exp` 0 stands for "no token").
+fn anonymous_claims(rs: &ResourceState) -> AccessClaims {
+    AccessClaims {
+        iss: rs.issuer.clone(),
+        sub: ANONYMOUS_SUBJECT.to_owned(),
+        aud: rs.resource.clone(),
+        exp: 0,
+        iat: 0,
+        jti: String::new(),
+        client_id: ANONYMOUS_SUBJECT.to_owned(),
+        scope: crate::scope::RESOURCE_SCOPES.join(" "),
+    }
+}
+
+/// Axum middleware used instead of [`require_bearer`] when the server runs
+/// with `no_auth` (loopback only): no token is needed, and tools see
+/// [`anonymous_claims`].
+pub async fn allow_anonymous(
+    State(rs): State<Arc<ResourceState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    request.extensions_mut().insert(anonymous_claims(&rs));
+    next.run(request).await
 }
 
 /// Binds a new session to the token's subject; forgets it when deleted.

@@ -49,6 +49,10 @@ pub enum ServerError {
     Files(#[from] FileError),
     #[error("could not build the token verifier: {0}")]
     Verifier(#[from] crate::jwt::TokenError),
+    #[error(
+        "refusing to serve MCP without authorization (no_auth) on {0}: it is only allowed on a loopback address such as 127.0.0.1 or ::1"
+    )]
+    NoAuthNotLoopback(SocketAddr),
 }
 
 /// State shared by the authorization server handlers.
@@ -97,17 +101,26 @@ async fn health() -> impl IntoResponse {
 }
 
 /// The resource server: RFC 9728 metadata and the bearer-protected `/mcp`.
+/// With `no_auth`, `/mcp` is served without the bearer check (loopback only,
+/// checked in [`start`]).
 fn resource_server_router(
     state: Arc<ResourceState>,
     mcp: StreamableHttpService<McpTools, LocalSessionManager>,
+    no_auth: bool,
 ) -> Router {
-    let protected = Router::new()
-        .route_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(
+    let mcp_route = Router::new().route_service("/mcp", mcp);
+    let guarded = if no_auth {
+        mcp_route.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::resource::allow_anonymous,
+        ))
+    } else {
+        mcp_route.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::resource::require_bearer,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_MCP_BODY));
+    };
+    let protected = guarded.layer(RequestBodyLimitLayer::new(MAX_MCP_BODY));
     Router::new()
         .route(
             "/.well-known/oauth-protected-resource/mcp",
@@ -197,6 +210,9 @@ fn issuer_from(base: &Url) -> String {
 
 /// Opens the database, loads the key, binds and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    if config.no_auth && !config.bind.ip().is_loopback() {
+        return Err(ServerError::NoAuthNotLoopback(config.bind));
+    }
     let store = match &config.database {
         Database::File(path) => Store::open_file(path)?,
         Database::Memory => Store::open_memory()?,
@@ -272,6 +288,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // MCP transports §Security: validate Origin; only our own origin may
     // call from a browser (requests without Origin, i.e. non-browser
     // clients, pass).
+    //
+    // Both MCP generations share this one endpoint; rmcp 3.11 routes per
+    // request. `initialize` (and anything naming a pre-2026 version) uses
+    // the 2025-11-25 session lifecycle (`legacy_session_mode`, the
+    // default). A request whose `_meta` carries
+    // `io.modelcontextprotocol/protocolVersion` + `clientCapabilities` is
+    // served statelessly as 2026-07-28: `server/discover`, `resultType`,
+    // -32022 with `data.supported`, -32020 on header/body mismatch
+    // (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`), and 405 for
+    // GET/DELETE that name 2026-07-28. `stateless_protocol_metadata_required`
+    // stays off: it would reject legacy clients' requests.
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins([base_url.origin().ascii_serialization()])
@@ -284,7 +311,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     );
 
     let app = authorization_server_router(auth_state.clone())
-        .merge(resource_server_router(resource_state, mcp))
+        .merge(resource_server_router(resource_state, mcp, config.no_auth))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -319,6 +346,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         }
     });
     tracing::info!(%issuer, addr = %local_addr, "superdynamic-server listening");
+    if config.no_auth {
+        tracing::warn!(
+            "serving /mcp WITHOUT authorization (no_auth): every caller is the anonymous user with all scopes"
+        );
+    }
 
     Ok(RunningServer {
         local_addr,

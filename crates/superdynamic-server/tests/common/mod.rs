@@ -326,3 +326,100 @@ pub async fn call_tool(
     });
     mcp_post(http, server, Some(token), Some(session), &body).await
 }
+
+// --- MCP 2026-07-28 ("modern", stateless) over raw HTTP --------------------
+
+pub const MODERN: &str = "2026-07-28";
+
+/// The per-request `_meta` a 2026-07-28 client sends instead of `initialize`.
+pub fn modern_meta(version: &str) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "0"},
+    })
+}
+
+/// A modern request: `params` (an object) plus `params._meta` for `version`.
+pub fn modern_request(id: u64, method: &str, params: Value, version: &str) -> Value {
+    let mut params = match params {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    params.insert("_meta".into(), modern_meta(version));
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// The headers a modern client derives from the body: `MCP-Protocol-Version`
+/// (= `_meta` version), `Mcp-Method` (= method), `Mcp-Name` (= `params.name`).
+pub fn modern_headers(body: &Value) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if let Some(v) = body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"].as_str() {
+        headers.push(("MCP-Protocol-Version".to_owned(), v.to_owned()));
+    }
+    if let Some(m) = body["method"].as_str() {
+        headers.push(("Mcp-Method".to_owned(), m.to_owned()));
+    }
+    if let Some(n) = body["params"]["name"].as_str() {
+        headers.push(("Mcp-Name".to_owned(), n.to_owned()));
+    }
+    headers
+}
+
+/// POSTs `body` with exactly `headers` (plus Accept/Content-Type and the
+/// token); no session, no initialize.
+pub async fn modern_post_with(
+    http: &Client,
+    server: &RunningServer,
+    token: Option<&str>,
+    body: &Value,
+    headers: &[(String, String)],
+) -> McpReply {
+    let mut req = http
+        .post(server.mcp_url())
+        .header("Accept", ACCEPT_MCP)
+        .header("Content-Type", "application/json");
+    for (name, value) in headers {
+        req = req.header(name.as_str(), value.as_str());
+    }
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.body(body.to_string()).send().await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let raw = resp.text().await.unwrap();
+    McpReply {
+        status,
+        headers,
+        message: parse_mcp_body(&raw),
+        raw,
+    }
+}
+
+/// POSTs a modern request with the headers derived from its body.
+pub async fn modern_post(
+    http: &Client,
+    server: &RunningServer,
+    token: Option<&str>,
+    body: &Value,
+) -> McpReply {
+    modern_post_with(http, server, token, body, &modern_headers(body)).await
+}
+
+/// `tools/call` in the modern generation.
+pub async fn modern_call_tool(
+    http: &Client,
+    server: &RunningServer,
+    token: Option<&str>,
+    name: &str,
+    arguments: Value,
+) -> McpReply {
+    let body = modern_request(
+        7,
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+        MODERN,
+    );
+    modern_post(http, server, token, &body).await
+}
