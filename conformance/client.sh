@@ -79,26 +79,23 @@ sd() {
 # --- per-scenario flags -------------------------------------------------------
 extra=()
 case "$scenario" in
-  auth/pre-registration|auth/client-credentials-basic)
+  auth/pre-registration)
     # Pre-registered confidential client: credentials come from the context.
-    client_id="$(ctx client_id)"; client_secret="$(ctx client_secret)"
-    [[ -n "$client_id" ]] && extra+=(--client-id "$client_id")
-    # (Passed as a flag: with --client-id on the command line, the
-    # SUPERDYNAMIC_CLIENT_SECRET env var is rejected by clap -- see README.)
-    [[ -n "$client_secret" ]] && extra+=(--client-secret "$client_secret")
+    extra+=(--client-id "$(ctx client_id)" --client-secret "$(ctx client_secret)")
+    ;;
+  auth/client-credentials-basic)
+    # Machine client: client credentials grant with a shared secret.
+    extra+=(--grant client-credentials --client-id "$(ctx client_id)" --client-secret "$(ctx client_secret)")
+    ;;
+  auth/client-credentials-jwt)
+    # Machine client: client credentials grant with private_key_jwt (RFC 7523).
+    ctx private_key_pem > "$tmp/client-key.pem"
+    extra+=(--grant client-credentials --client-id "$(ctx client_id)" --private-key "$tmp/client-key.pem"
+            --signing-alg "$(ctx signing_algorithm)")
     ;;
   auth/basic-cimd)
     # The suite's authorization server expects this URL as the client_id.
-    # Passed only once the CLI has the (planned) option.
-    if "$bin" --help 2>/dev/null | grep -q -- '--client-metadata-url'; then
-      extra+=(--client-metadata-url "https://conformance-test.local/client-metadata.json")
-    fi
-    ;;
-  auth/client-credentials-jwt)
-    # Pre-registered client authenticating with private_key_jwt. The CLI has no
-    # option for a private key yet, so only the client ID can be passed.
-    client_id="$(ctx client_id)"
-    [[ -n "$client_id" ]] && extra+=(--client-id "$client_id")
+    extra+=(--client-metadata-url "https://conformance-test.local/client-metadata.json")
     ;;
 esac
 

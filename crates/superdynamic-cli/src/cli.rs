@@ -69,6 +69,29 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub client_secret: Option<String>,
+    /// The authorization server the --client-id credentials belong to; any other is refused.
+    #[arg(long, global = true, value_name = "ISSUER")]
+    pub client_issuer: Option<String>,
+    /// PEM private key of the pre-registered client, for private_key_jwt (RFC 7523).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+    /// Signing algorithm for --private-key.
+    #[arg(long, global = true, default_value = "ES256")]
+    pub signing_alg: String,
+    /// Pre-registered clients per authorization server, as JSON
+    /// [default: clients.json beside the credential store, when present]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENTS_FILE", value_name = "PATH")]
+    pub clients_file: Option<PathBuf>,
+    /// Your Client ID Metadata Document URL (https), used when the authorization server supports them.
+    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_METADATA_URL", value_name = "URL")]
+    pub client_metadata_url: Option<String>,
+    /// How to get tokens: a user signs in, or the pre-registered client authenticates as itself.
+    #[arg(long, global = true, value_enum, default_value_t = GrantKind::AuthorizationCode)]
+    pub grant: GrantKind,
+    /// Accept an authorization server whose metadata omits code_challenge_methods_supported (S256 is still
+    /// used). For known non-compliant servers only.
+    #[arg(long, global = true)]
+    pub allow_missing_pkce_metadata: bool,
     /// Ask for exactly these scopes (space-separated) instead of the ones the server suggests.
     #[arg(long, global = true)]
     pub scope: Option<String>,
@@ -90,6 +113,14 @@ pub struct GlobalArgs {
 pub enum StoreKind {
     /// A JSON file, 0600 in a 0700 directory.
     File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrantKind {
+    /// OAuth 2.1 authorization code with PKCE, in a browser.
+    AuthorizationCode,
+    /// OAuth 2.1 client credentials, for machine clients (needs --client-id with --client-secret or --private-key).
+    ClientCredentials,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! One function per subcommand, each a thin layer over the library.
 
 use crate::Failure;
-use crate::cli::{CallArgs, GlobalArgs, ServerArg};
+use crate::cli::{CallArgs, GlobalArgs, GrantKind, ServerArg};
 use crate::narrate::Narrator;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use superdynamic::authorization::AuthorizationMode;
 use superdynamic::secret::ClientSecret;
 use superdynamic::store::FileStore;
 use superdynamic::token::now_unix;
-use superdynamic::{ClientOptions, LoginOutcome, McpClient, StaticClient};
+use superdynamic::client_auth::ClientKey;
+use superdynamic::resource::Issuer;
+use superdynamic::{ClientOptions, Grant, LoginOutcome, McpClient, StaticClient};
 
 pub fn store(global: &GlobalArgs) -> Result<FileStore, Failure> {
     let path = match &global.store_path {
@@ -36,16 +38,100 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
         AuthorizationMode::Browser
     };
     options.interactive = !global.non_interactive;
-    options.static_client = global.client_id.as_ref().map(|id| StaticClient {
-        client_id: id.clone(),
-        client_secret: global.client_secret.clone().map(ClientSecret::new),
-    });
+    options.static_clients = static_clients(global)?;
+    options.pre_registered_only = global.client_issuer.is_some();
+    options.client_metadata_url = global.client_metadata_url.clone();
+    options.grant = match global.grant {
+        GrantKind::AuthorizationCode => Grant::AuthorizationCode,
+        GrantKind::ClientCredentials => Grant::ClientCredentials,
+    };
+    options.discovery_policy.allow_missing_pkce_metadata = global.allow_missing_pkce_metadata;
     options.scope = global.scope.clone();
     options.callback_port = global.callback_port;
     options.request_timeout = Duration::from_secs(global.timeout.max(1));
     options.auth_timeout = Duration::from_secs(global.auth_timeout.max(1));
     options.observer = Arc::new(Narrator { quiet: global.json });
     Ok(options)
+}
+
+/// Pre-registered clients: the flags first, then the clients file (one entry per authorization server).
+fn static_clients(global: &GlobalArgs) -> Result<Vec<StaticClient>, Failure> {
+    let mut clients = Vec::new();
+    if let Some(id) = &global.client_id {
+        let private_key = match &global.private_key {
+            Some(path) => Some(read_key(path, &global.signing_alg)?),
+            None => None,
+        };
+        clients.push(StaticClient {
+            issuer: global.client_issuer.clone().map(Issuer::new),
+            client_id: id.clone(),
+            client_secret: global.client_secret.clone().map(ClientSecret::new),
+            private_key,
+        });
+    } else if global.private_key.is_some() || global.client_issuer.is_some() {
+        return Err(Failure::usage("--private-key and --client-issuer go with --client-id"));
+    }
+    let explicit = global.clients_file.clone();
+    let path = match explicit.clone() {
+        Some(p) => p,
+        None => store(global)?.path().with_file_name("clients.json"),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => return Ok(clients),
+        Err(e) => return Err(Failure::usage(format!("could not read the clients file {}: {e}", path.display()))),
+    };
+    let file: ClientsFile = serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!("the clients file {} is not valid: {e}. See the README for its format", path.display()))
+    })?;
+    for entry in file.clients {
+        let secret = match (&entry.client_secret, &entry.client_secret_env) {
+            (Some(s), _) => Some(ClientSecret::new(s.clone())),
+            (None, Some(var)) => Some(ClientSecret::new(std::env::var(var).map_err(|_| {
+                Failure::usage(format!("the clients file names ${var} for {}, but it is not set", entry.client_id))
+            })?)),
+            (None, None) => None,
+        };
+        let private_key = match &entry.private_key_file {
+            Some(p) => Some(read_key(p, entry.signing_alg.as_deref().unwrap_or("ES256"))?),
+            None => None,
+        };
+        clients.push(StaticClient {
+            issuer: Some(Issuer::new(entry.issuer)),
+            client_id: entry.client_id,
+            client_secret: secret,
+            private_key,
+        });
+    }
+    Ok(clients)
+}
+
+/// `clients.json`: `{"clients": [{"issuer": "...", "client_id": "...", "client_secret_env": "VAR"}]}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsFile {
+    clients: Vec<ClientsFileEntry>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsFileEntry {
+    issuer: String,
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    private_key_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    signing_alg: Option<String>,
+}
+
+fn read_key(path: &std::path::Path, alg: &str) -> Result<ClientKey, Failure> {
+    let pem = std::fs::read(path)
+        .map_err(|e| Failure::usage(format!("could not read the private key {}: {e}", path.display())))?;
+    ClientKey::from_pem(&pem, alg, None).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
 }
 
 /// The server URL from the positional argument or `--server-url`.

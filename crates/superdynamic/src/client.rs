@@ -1,19 +1,18 @@
 //! The whole flow for one MCP server: use stored credentials, refresh them before they expire, and on a 401 or
 //! a 403 `insufficient_scope` run discovery, registration and authorization, then retry the request.
 
-use crate::authorization::{
-    self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackListener,
-};
-use crate::discovery::{self, BearerChallenge, Discovery};
+use crate::authorization::{self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackListener};
+use crate::client_auth::{ClientAuthentication, ClientKey};
+use crate::discovery::{self, BearerChallenge, Discovery, DiscoveryPolicy};
 use crate::error::Error;
 use crate::http;
 use crate::registration::{
-    self, ClientRegistration, RegistrationError, RegistrationRequest, RegistrationSource,
+    self, ClientRegistration, RegistrationError, RegistrationRequest, RegistrationSource, TokenEndpointAuth,
 };
-use crate::resource::ResourceUri;
+use crate::resource::{Issuer, ResourceUri};
 use crate::secret::{AccessToken, ClientSecret};
 use crate::store::{CredentialRecord, DEFAULT_PROFILE, FileStore, StoreError};
-use crate::token::{self, TokenSet, now_unix};
+use crate::token::{self, TokenClient, TokenSet, now_unix};
 use crate::transport::{StreamableHttp, TransportError, TransportOptions};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -71,11 +70,24 @@ impl Observer for TracingObserver {
     }
 }
 
-/// Pre-registered client credentials for the server's authorization server.
+/// Pre-registered client credentials (MCP §Client Registration: pre-registration comes first).
 #[derive(Debug, Clone)]
 pub struct StaticClient {
+    /// The authorization server these credentials belong to; `None` for whichever the server names.
+    pub issuer: Option<Issuer>,
     pub client_id: String,
     pub client_secret: Option<ClientSecret>,
+    /// For `private_key_jwt` (RFC 7523).
+    pub private_key: Option<ClientKey>,
+}
+
+/// How tokens are obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// A user signs in (OAuth 2.1 §4.1, with PKCE).
+    AuthorizationCode,
+    /// A machine client authenticates as itself (OAuth 2.1 §4.2): needs a pre-registered client.
+    ClientCredentials,
 }
 
 #[derive(Clone)]
@@ -86,7 +98,14 @@ pub struct ClientOptions {
     /// May this client start a sign-in when one is needed? When false, such a need is an error.
     pub interactive: bool,
     pub client_name: String,
-    pub static_client: Option<StaticClient>,
+    pub grant: Grant,
+    /// Pre-registered clients, matched by issuer (an entry without issuer matches any).
+    pub static_clients: Vec<StaticClient>,
+    /// Fail rather than register when no pre-registered client matches the server's issuer.
+    pub pre_registered_only: bool,
+    /// A Client ID Metadata Document URL, used when the authorization server supports them.
+    pub client_metadata_url: Option<String>,
+    pub discovery_policy: DiscoveryPolicy,
     /// Overrides the scope selection of the MCP specification.
     pub scope: Option<String>,
     /// Fixed loopback port for the redirect; `None` derives a stable one from the server URL.
@@ -105,7 +124,11 @@ impl ClientOptions {
             authorization_mode: AuthorizationMode::Browser,
             interactive: true,
             client_name: "superdynamic".to_string(),
-            static_client: None,
+            grant: Grant::AuthorizationCode,
+            static_clients: Vec::new(),
+            pre_registered_only: false,
+            client_metadata_url: None,
+            discovery_policy: DiscoveryPolicy::default(),
             scope: None,
             callback_port: None,
             request_timeout: Duration::from_secs(60),
@@ -140,8 +163,7 @@ impl McpClient {
     pub fn new(server_url: &str, options: ClientOptions) -> Result<Self, Error> {
         let server = ResourceUri::parse(server_url)?;
         let http = http::client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
-        let fetch_http = http::no_redirect_client(options.request_timeout)
-            .map_err(|e| Error::Token(e.into()))?;
+        let fetch_http = http::no_redirect_client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
         let transport = StreamableHttp::new(
             http.clone(),
             server.url().clone(),
@@ -172,12 +194,7 @@ impl McpClient {
 
     /// The stored record for this server, if any.
     pub fn credentials(&self) -> Result<Option<CredentialRecord>, Error> {
-        Ok(self
-            .options
-            .store
-            .load()?
-            .current(&self.options.profile, &self.server)
-            .cloned())
+        Ok(self.options.store.load()?.current(&self.options.profile, &self.server).cloned())
     }
 
     /// Signs in now, whatever is stored: probe, discovery, registration, authorization, token.
@@ -198,9 +215,7 @@ impl McpClient {
         };
         let discovery = self.discover(challenge.as_ref()).await?;
         let listener = self.bind_listener().await?;
-        let registration = self
-            .client_identity(&discovery, listener.redirect_uri(), None)
-            .await?;
+        let registration = self.client_identity(&discovery, listener.redirect_uri(), None).await?;
         Ok(Some(registration))
     }
 
@@ -225,11 +240,7 @@ impl McpClient {
 
     /// Calls a tool; the result (`content`, `structuredContent`, `isError`, …) is returned exactly as sent.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, Error> {
-        self.request(
-            "tools/call",
-            Some(json!({ "name": name, "arguments": arguments })),
-        )
-        .await
+        self.request("tools/call", Some(json!({ "name": name, "arguments": arguments }))).await
     }
 
     /// Refreshes the stored tokens now.
@@ -241,10 +252,8 @@ impl McpClient {
 
     /// Deletes the stored credentials for this server; returns whether any existed.
     pub fn logout(&self) -> Result<bool, Error> {
-        let removed = self
-            .options
-            .store
-            .update(|data| Ok::<_, StoreError>(data.remove(&self.options.profile, &self.server)))?;
+        let removed =
+            self.options.store.update(|data| Ok::<_, StoreError>(data.remove(&self.options.profile, &self.server)))?;
         Ok(removed > 0)
     }
 
@@ -264,21 +273,14 @@ impl McpClient {
         let mut step_ups = 0;
         loop {
             let token = self.usable_token().await?;
-            let error = match self
-                .transport
-                .request(method, params.clone(), token.as_ref())
-                .await
-            {
+            let error = match self.transport.request(method, params.clone(), token.as_ref()).await {
                 Ok(result) => return Ok(result),
                 Err(e) => e,
             };
             match error {
                 TransportError::Unauthorized { www_authenticate } => {
                     let challenge = BearerChallenge::from_headers(&www_authenticate);
-                    self.observe(Event::Challenge {
-                        status: 401,
-                        challenge: challenge.as_ref(),
-                    });
+                    self.observe(Event::Challenge { status: 401, challenge: challenge.as_ref() });
                     if token.is_some() && !refreshed {
                         refreshed = true;
                         if self.try_refresh_after_401(token.as_ref()).await? {
@@ -286,21 +288,15 @@ impl McpClient {
                         }
                     }
                     if signed_in {
-                        return Err(Error::StillUnauthorized {
-                            server: self.server.to_string(),
-                        });
+                        return Err(Error::StillUnauthorized { server: self.server.to_string() });
                     }
                     signed_in = true;
                     self.authorize(challenge.as_ref(), None).await?;
                 }
                 TransportError::Forbidden { www_authenticate } => {
                     let challenge = BearerChallenge::from_headers(&www_authenticate);
-                    self.observe(Event::Challenge {
-                        status: 403,
-                        challenge: challenge.as_ref(),
-                    });
-                    let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope)
-                    else {
+                    self.observe(Event::Challenge { status: 403, challenge: challenge.as_ref() });
+                    let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope) else {
                         return Err(TransportError::Forbidden { www_authenticate }.into());
                     };
                     let wanted = challenge.scope.clone().unwrap_or_default();
@@ -325,16 +321,11 @@ impl McpClient {
     }
 
     fn not_signed_in(&self) -> Error {
-        Error::NotSignedIn {
-            server: self.server.to_string(),
-        }
+        Error::NotSignedIn { server: self.server.to_string() }
     }
 
     fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
-        Ok(self
-            .credentials()?
-            .and_then(|r| r.tokens)
-            .map(|t| t.access_token))
+        Ok(self.credentials()?.and_then(|r| r.tokens).map(|t| t.access_token))
     }
 
     /// The access token to send: the stored one, refreshed first when it is about to expire.
@@ -381,17 +372,10 @@ impl McpClient {
 
     /// Refreshes `seen` for `record`, unless another caller already replaced it. A refresh token rejected with
     /// `invalid_grant` is removed, but only if it is still the one stored (compare-and-swap).
-    async fn refresh_record(
-        &self,
-        record: &CredentialRecord,
-        seen: &TokenSet,
-    ) -> Result<TokenSet, Error> {
+    async fn refresh_record(&self, record: &CredentialRecord, seen: &TokenSet) -> Result<TokenSet, Error> {
         let _single_flight = self.refresh_lock.lock().await;
         let store = &self.options.store;
-        let current = store
-            .load()?
-            .find(&record.profile, &record.server, &record.issuer)
-            .cloned();
+        let current = store.load()?.find(&record.profile, &record.server, &record.issuer).cloned();
         let Some(current) = current else {
             return Err(self.not_signed_in());
         };
@@ -402,19 +386,16 @@ impl McpClient {
             None => return Err(self.not_signed_in()),
             _ => {}
         }
-        let registration = current
-            .registration
-            .clone()
-            .ok_or_else(|| self.not_signed_in())?;
+        let registration = current.registration.clone().ok_or_else(|| self.not_signed_in())?;
         let stored = current.tokens.clone().ok_or_else(|| self.not_signed_in())?;
-        let result = token::refresh(
-            &self.http,
-            &current.authorization_server.token_endpoint,
-            &registration,
-            &stored,
-            &current.resource,
-        )
-        .await;
+        let client = self.token_client(&registration, &current.issuer)?;
+        let endpoint = &current.authorization_server.token_endpoint;
+        let result = if stored.refresh_token.is_none() && self.options.grant == Grant::ClientCredentials {
+            // Client credentials tokens are renewed by asking again (OAuth 2.1 §4.2: no refresh token).
+            token::client_credentials(&self.http, endpoint, &client, stored.scope.as_deref(), &current.resource).await
+        } else {
+            token::refresh(&self.http, endpoint, &client, &stored, &current.resource).await
+        };
         match result {
             Ok(fresh) => {
                 // Persist the rotated refresh token before the new access token is used.
@@ -432,12 +413,7 @@ impl McpClient {
     }
 
     /// Replaces `expected` with `new` in the record, only if `expected` is still what is stored.
-    fn save_tokens(
-        &self,
-        record: &CredentialRecord,
-        expected: &TokenSet,
-        new: Option<TokenSet>,
-    ) -> Result<(), Error> {
+    fn save_tokens(&self, record: &CredentialRecord, expected: &TokenSet, new: Option<TokenSet>) -> Result<(), Error> {
         self.options.store.update(|data| {
             if let Some(r) = data
                 .credentials
@@ -470,10 +446,7 @@ impl McpClient {
             .json(&body)
             .send()
             .await
-            .map_err(|source| TransportError::Connect {
-                url: self.server.to_string(),
-                source,
-            })?;
+            .map_err(|source| TransportError::Connect { url: self.server.to_string(), source })?;
         let status = response.status().as_u16();
         let challenges: Vec<String> = response
             .headers()
@@ -484,22 +457,13 @@ impl McpClient {
         match status {
             401 | 403 => {
                 let challenge = BearerChallenge::from_headers(&challenges);
-                self.observe(Event::Challenge {
-                    status,
-                    challenge: challenge.as_ref(),
-                });
+                self.observe(Event::Challenge { status, challenge: challenge.as_ref() });
                 Ok(Some(challenge))
             }
             200..=299 => Ok(None),
             _ => {
-                let body = http::read_limited(self.server.url(), response, 4096)
-                    .await
-                    .unwrap_or_default();
-                Err(TransportError::HttpStatus {
-                    status,
-                    body: http::excerpt(&body),
-                }
-                .into())
+                let body = http::read_limited(self.server.url(), response, 4096).await.unwrap_or_default();
+                Err(TransportError::HttpStatus { status, body: http::excerpt(&body) }.into())
             }
         }
     }
@@ -509,10 +473,8 @@ impl McpClient {
         if let Some(discovery) = cached {
             return Ok(discovery);
         }
-        let discovery = discovery::discover(&self.http, &self.server, challenge).await?;
-        self.observe(Event::Discovered {
-            discovery: &discovery,
-        });
+        let discovery = discovery::discover(&self.http, &self.server, challenge, self.options.discovery_policy).await?;
+        self.observe(Event::Discovered { discovery: &discovery });
         if let Ok(mut slot) = self.discovered.lock() {
             *slot = Some(discovery.clone());
         }
@@ -522,21 +484,62 @@ impl McpClient {
     /// RFC 8252 §7.3 loopback redirect on a port stable per server (so a dynamic registration's redirect URI
     /// keeps matching), falling back to any free port when it is taken.
     async fn bind_listener(&self) -> Result<CallbackListener, Error> {
-        let port = self
-            .options
-            .callback_port
-            .unwrap_or_else(|| stable_port(&self.options.profile, &self.server));
+        let port = self.options.callback_port.unwrap_or_else(|| stable_port(&self.options.profile, &self.server));
         match CallbackListener::bind(port).await {
             Ok(l) => Ok(l),
-            Err(_) if self.options.callback_port.is_none() => CallbackListener::bind(0)
-                .await
-                .map_err(|source| AuthorizationError::Listen { port: 0, source }.into()),
+            Err(_) if self.options.callback_port.is_none() => {
+                CallbackListener::bind(0).await.map_err(|source| AuthorizationError::Listen { port: 0, source }.into())
+            }
             Err(source) => Err(AuthorizationError::Listen { port, source }.into()),
         }
     }
 
-    /// The client identity, in the MCP order: pre-registered credentials, then a stored registration with this
-    /// issuer, then Dynamic Client Registration. Saved at once, so a failed sign-in does not register again.
+    /// How this client authenticates at the token endpoint: the stored method, with the secret or key from
+    /// the configured pre-registered client when it is the same client.
+    fn token_client<'a>(
+        &self,
+        registration: &'a ClientRegistration,
+        issuer: &'a Issuer,
+    ) -> Result<TokenClient<'a>, Error> {
+        let configured = self.options.static_clients.iter().find(|s| s.client_id == registration.client_id);
+        let secret = configured.and_then(|s| s.client_secret.clone()).or_else(|| registration.client_secret.clone());
+        let missing =
+            |what: &'static str| Error::MissingClientCredential { client_id: registration.client_id.clone(), what };
+        let auth = match registration.auth_method {
+            TokenEndpointAuth::None => ClientAuthentication::None,
+            TokenEndpointAuth::ClientSecretBasic => {
+                ClientAuthentication::SecretBasic(secret.ok_or_else(|| missing("client secret"))?)
+            }
+            TokenEndpointAuth::ClientSecretPost => {
+                ClientAuthentication::SecretPost(secret.ok_or_else(|| missing("client secret"))?)
+            }
+            TokenEndpointAuth::PrivateKeyJwt => ClientAuthentication::PrivateKeyJwt(
+                configured.and_then(|s| s.private_key.clone()).ok_or_else(|| missing("private key"))?,
+            ),
+        };
+        Ok(TokenClient { client_id: &registration.client_id, auth, issuer: issuer.as_str() })
+    }
+
+    /// The pre-registered client for `issuer`: an exact issuer match first, then one configured for any issuer.
+    fn static_client_for(&self, issuer: &Issuer) -> Result<Option<&StaticClient>, Error> {
+        let clients = &self.options.static_clients;
+        let found = clients
+            .iter()
+            .find(|s| s.issuer.as_ref() == Some(issuer))
+            .or_else(|| clients.iter().find(|s| s.issuer.is_none()));
+        if found.is_none() && self.options.pre_registered_only {
+            // MCP 2026-07-28 §Authorization Server Binding: say so rather than use credentials elsewhere.
+            let configured: Vec<String> = clients.iter().filter_map(|s| s.issuer.as_ref().map(Issuer::to_string)).collect();
+            let found = issuer.to_string();
+            return Err(RegistrationError::IssuerMismatch { configured: configured.join(", "), found }.into());
+        }
+        Ok(found)
+    }
+
+    /// The client identity, in the MCP order (2025-11-25 §Client Registration Approaches): pre-registered
+    /// credentials, a Client ID Metadata Document when the server supports them, a stored registration with this
+    /// issuer, then Dynamic Client Registration. A new registration is saved at once, so a failed sign-in does
+    /// not register again.
     async fn client_identity(
         &self,
         discovery: &Discovery,
@@ -544,16 +547,22 @@ impl McpClient {
         scope: Option<&str>,
     ) -> Result<ClientRegistration, Error> {
         let metadata = &discovery.authorization_server;
-        if let Some(s) = &self.options.static_client {
+        if let Some(s) = self.static_client_for(&discovery.issuer)? {
             let registration = ClientRegistration::pre_registered(
                 s.client_id.clone(),
                 s.client_secret.clone(),
+                s.private_key.is_some(),
                 &metadata.auth_methods(),
             );
-            self.observe(Event::Registered {
-                registration: &registration,
-                reused: true,
-            });
+            self.observe(Event::Registered { registration: &registration, reused: true });
+            return Ok(registration);
+        }
+        if let Some(url) = &self.options.client_metadata_url
+            && metadata.client_id_metadata_document_supported
+        {
+            registration::validate_metadata_document_url(url)?;
+            let registration = ClientRegistration::metadata_document(url);
+            self.observe(Event::Registered { registration: &registration, reused: true });
             return Ok(registration);
         }
         let stored = self.options.store.load()?;
@@ -562,26 +571,13 @@ impl McpClient {
             && reg.source == RegistrationSource::Dynamic
             && reg.usable_for(redirect_uri, now_unix())
         {
-            self.observe(Event::Registered {
-                registration: &reg,
-                reused: true,
-            });
+            self.observe(Event::Registered { registration: &reg, reused: true });
             return Ok(reg);
         }
-        let endpoint = metadata
-            .registration_endpoint
-            .as_deref()
-            .ok_or(RegistrationError::NotSupported)?;
-        let request = RegistrationRequest {
-            client_name: &self.options.client_name,
-            redirect_uri,
-            scope,
-        };
+        let endpoint = metadata.registration_endpoint.as_deref().ok_or(RegistrationError::NotSupported)?;
+        let request = RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope };
         let registration = registration::register(&self.http, endpoint, &request).await?;
-        self.observe(Event::Registered {
-            registration: &registration,
-            reused: false,
-        });
+        self.observe(Event::Registered { registration: &registration, reused: false });
         let record = CredentialRecord {
             profile: self.options.profile.clone(),
             server: self.server.clone(),
@@ -628,20 +624,14 @@ impl McpClient {
             add(&mut scopes, extra);
         } else if let Some(challenged) = challenge.and_then(|c| c.scope.as_deref()) {
             add(&mut scopes, challenged);
-        } else if let Some(supported) = discovery
-            .protected_resource
-            .as_ref()
-            .and_then(|p| p.scopes_supported.as_ref())
+        } else if let Some(supported) = discovery.protected_resource.as_ref().and_then(|p| p.scopes_supported.as_ref())
         {
             add(&mut scopes, &supported.join(" "));
         }
         if scopes.is_empty() {
             return None;
         }
-        if discovery
-            .authorization_server
-            .supports_scope("offline_access")
-        {
+        if discovery.authorization_server.supports_scope("offline_access") {
             add(&mut scopes, "offline_access");
         }
         Some(scopes.join(" "))
@@ -653,24 +643,18 @@ impl McpClient {
         challenge: Option<&BearerChallenge>,
         step_up: Option<&str>,
     ) -> Result<CredentialRecord, Error> {
+        if self.options.grant == Grant::ClientCredentials {
+            return self.authorize_client_credentials(challenge, step_up).await;
+        }
         if !self.options.interactive {
-            let reason = if step_up.is_some() {
-                "more scope is needed"
-            } else {
-                "no valid token"
-            };
-            return Err(Error::SignInRequired {
-                server: self.server.to_string(),
-                reason: reason.into(),
-            });
+            let reason = if step_up.is_some() { "more scope is needed" } else { "no valid token" };
+            return Err(Error::SignInRequired { server: self.server.to_string(), reason: reason.into() });
         }
         let discovery = self.discover(challenge).await?;
         let listener = self.bind_listener().await?;
         let redirect_uri = listener.redirect_uri().to_string();
         let scope = self.select_scope(&discovery, challenge, step_up);
-        let registration = self
-            .client_identity(&discovery, &redirect_uri, None)
-            .await?;
+        let registration = self.client_identity(&discovery, &redirect_uri, None).await?;
         let (url, pending) = AuthorizationRequest {
             metadata: &discovery.authorization_server,
             client_id: &registration.client_id,
@@ -681,10 +665,7 @@ impl McpClient {
         .build()?;
         let mode = self.options.authorization_mode;
         self.observe(Event::AuthorizationUrl { url: &url, mode });
-        self.observe(Event::WaitingForCallback {
-            redirect_uri: &redirect_uri,
-            timeout: self.options.auth_timeout,
-        });
+        self.observe(Event::WaitingForCallback { redirect_uri: &redirect_uri, timeout: self.options.auth_timeout });
         let code = {
             let wait = listener.wait(&pending);
             tokio::pin!(wait);
@@ -696,9 +677,7 @@ impl McpClient {
                         }
                         (&mut wait).await.map_err(AuthorizationError::from)
                     }
-                    AuthorizationMode::PrintUrl => {
-                        (&mut wait).await.map_err(AuthorizationError::from)
-                    }
+                    AuthorizationMode::PrintUrl => (&mut wait).await.map_err(AuthorizationError::from),
                     AuthorizationMode::Fetch => {
                         tokio::select! {
                             result = &mut wait => result.map_err(AuthorizationError::from),
@@ -715,10 +694,11 @@ impl McpClient {
                 .map_err(|_| AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()))??
         };
         let scope_for_record = pending.scope.clone();
+        let client = self.token_client(&registration, &discovery.issuer)?;
         let tokens = token::exchange_code(
             &self.http,
             &discovery.authorization_server.token_endpoint,
-            &registration,
+            &client,
             token::CodeExchange {
                 code,
                 verifier: pending.verifier,
@@ -735,6 +715,51 @@ impl McpClient {
             issuer: discovery.issuer.clone(),
             resource: discovery.resource.clone(),
             authorization_server: discovery.authorization_server.clone(),
+            registration: Some(registration),
+            tokens: Some(tokens),
+            updated_at: now_unix(),
+        };
+        let saved = record.clone();
+        self.options.store.update(|data| {
+            data.upsert(saved);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(record)
+    }
+}
+
+impl McpClient {
+    /// Machine-to-machine sign-in: discovery, the pre-registered client, and the client credentials grant
+    /// (MCP extension io.modelcontextprotocol/oauth-client-credentials). No browser, no user.
+    async fn authorize_client_credentials(
+        &self,
+        challenge: Option<&BearerChallenge>,
+        step_up: Option<&str>,
+    ) -> Result<CredentialRecord, Error> {
+        let discovery = self.discover(challenge).await?;
+        let metadata = &discovery.authorization_server;
+        let Some(s) = self.static_client_for(&discovery.issuer)? else {
+            return Err(Error::MissingClientCredential { client_id: "(none)".into(), what: "pre-registered client" });
+        };
+        let registration = ClientRegistration::pre_registered(
+            s.client_id.clone(),
+            s.client_secret.clone(),
+            s.private_key.is_some(),
+            &metadata.auth_methods(),
+        );
+        self.observe(Event::Registered { registration: &registration, reused: true });
+        let scope = self.select_scope(&discovery, challenge, step_up);
+        let client = self.token_client(&registration, &discovery.issuer)?;
+        let tokens =
+            token::client_credentials(&self.http, &metadata.token_endpoint, &client, scope.as_deref(), &discovery.resource)
+                .await?;
+        self.observe(Event::Authorized { tokens: &tokens });
+        let record = CredentialRecord {
+            profile: self.options.profile.clone(),
+            server: self.server.clone(),
+            issuer: discovery.issuer.clone(),
+            resource: discovery.resource.clone(),
+            authorization_server: metadata.clone(),
             registration: Some(registration),
             tokens: Some(tokens),
             updated_at: now_unix(),
@@ -771,5 +796,48 @@ mod tests {
         assert_ne!(stable_port("default", &a), stable_port("default", &b));
         assert_ne!(stable_port("default", &a), stable_port("work", &a));
         assert!(stable_port("default", &a) >= 49152);
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    fn client(clients: Vec<StaticClient>, only: bool) -> McpClient {
+        let mut options = ClientOptions::new(FileStore::new("/nonexistent/credentials.json"));
+        options.static_clients = clients;
+        options.pre_registered_only = only;
+        McpClient::new("https://mcp.example.com/mcp", options).unwrap()
+    }
+
+    fn static_client(issuer: Option<&str>, id: &str) -> StaticClient {
+        StaticClient { issuer: issuer.map(Issuer::new), client_id: id.into(), client_secret: None, private_key: None }
+    }
+
+    #[test]
+    fn pre_registered_clients_are_matched_by_exact_issuer() {
+        let c = client(vec![static_client(Some("https://a.example"), "a"), static_client(None, "any")], false);
+        assert_eq!(c.static_client_for(&Issuer::new("https://a.example")).unwrap().unwrap().client_id, "a");
+        assert_eq!(c.static_client_for(&Issuer::new("https://a.example/")).unwrap().unwrap().client_id, "any");
+        let c = client(vec![static_client(Some("https://a.example"), "a")], false);
+        assert!(c.static_client_for(&Issuer::new("https://b.example")).unwrap().is_none());
+    }
+
+    #[test]
+    fn credentials_bound_to_another_issuer_are_refused_with_a_reason() {
+        let c = client(vec![static_client(Some("https://a.example"), "a")], true);
+        let err = c.static_client_for(&Issuer::new("https://b.example")).unwrap_err().to_string();
+        assert!(err.contains("is for authorization server https://a.example"), "{err}");
+        assert!(err.contains("now uses https://b.example"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_method_without_a_secret_is_explained() {
+        let c = client(vec![], false);
+        let mut reg = ClientRegistration::pre_registered("c1".into(), None, false, &[]);
+        reg.auth_method = TokenEndpointAuth::ClientSecretBasic;
+        let issuer = Issuer::new("https://a.example");
+        let err = c.token_client(&reg, &issuer).unwrap_err().to_string();
+        assert_eq!(err, "no client secret is configured for client 'c1'; pass it (for example --client-secret or --private-key)");
     }
 }

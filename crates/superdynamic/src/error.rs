@@ -25,6 +25,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("{0}")]
     Transport(#[from] TransportError),
+    #[error("no {what} is configured for client '{client_id}'; pass it (for example --client-secret or --private-key)")]
+    MissingClientCredential { client_id: String, what: &'static str },
     #[error("not signed in to {server}; run `superdynamic login {server}` first")]
     NotSignedIn { server: String },
     #[error(

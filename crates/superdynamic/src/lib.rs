@@ -17,6 +17,7 @@
 
 pub mod authorization;
 pub mod client;
+pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod http;
@@ -27,5 +28,5 @@ pub mod store;
 pub mod token;
 pub mod transport;
 
-pub use client::{ClientOptions, Event, LoginOutcome, McpClient, Observer, StaticClient};
+pub use client::{ClientOptions, Event, Grant, LoginOutcome, McpClient, Observer, StaticClient};
 pub use error::{Error, ErrorKind};

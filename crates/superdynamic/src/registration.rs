@@ -16,6 +16,8 @@ pub enum TokenEndpointAuth {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523 §2.2 signed assertion; the key is configured, never stored.
+    PrivateKeyJwt,
 }
 
 impl TokenEndpointAuth {
@@ -24,6 +26,7 @@ impl TokenEndpointAuth {
             TokenEndpointAuth::None => "none",
             TokenEndpointAuth::ClientSecretBasic => "client_secret_basic",
             TokenEndpointAuth::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuth::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -32,6 +35,7 @@ impl TokenEndpointAuth {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -42,6 +46,8 @@ impl TokenEndpointAuth {
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationSource {
     PreRegistered,
+    /// A Client ID Metadata Document: the client_id is the document's https URL.
+    MetadataDocument,
     Dynamic,
 }
 
@@ -63,21 +69,21 @@ pub struct ClientRegistration {
 }
 
 impl ClientRegistration {
-    /// Pre-registered credentials: with a secret, `client_secret_basic` unless the server only offers `post`.
+    /// Pre-registered credentials. The method follows what the server offers (RFC 8414 §2): a key means
+    /// `private_key_jwt`; a secret means `client_secret_basic` unless the server only offers `post`.
     pub fn pre_registered(
         client_id: String,
         secret: Option<ClientSecret>,
+        has_key: bool,
         server_methods: &[String],
     ) -> Self {
-        let auth_method = match &secret {
-            None => TokenEndpointAuth::None,
-            Some(_) if server_methods.iter().any(|m| m == "client_secret_basic") => {
-                TokenEndpointAuth::ClientSecretBasic
-            }
-            Some(_) if server_methods.iter().any(|m| m == "client_secret_post") => {
-                TokenEndpointAuth::ClientSecretPost
-            }
-            Some(_) => TokenEndpointAuth::ClientSecretBasic,
+        let offers = |m: &str| server_methods.iter().any(|x| x == m);
+        let auth_method = match (&secret, has_key) {
+            (_, true) if offers("private_key_jwt") || secret.is_none() => TokenEndpointAuth::PrivateKeyJwt,
+            (None, _) => TokenEndpointAuth::None,
+            (Some(_), _) if offers("client_secret_basic") => TokenEndpointAuth::ClientSecretBasic,
+            (Some(_), _) if offers("client_secret_post") => TokenEndpointAuth::ClientSecretPost,
+            (Some(_), _) => TokenEndpointAuth::ClientSecretBasic,
         };
         Self {
             client_id,
@@ -90,13 +96,24 @@ impl ClientRegistration {
         }
     }
 
+    /// A Client ID Metadata Document identity: a public client named by the document URL.
+    pub fn metadata_document(url: &str) -> Self {
+        Self {
+            client_id: url.to_string(),
+            client_secret: None,
+            auth_method: TokenEndpointAuth::None,
+            redirect_uris: Vec::new(),
+            source: RegistrationSource::MetadataDocument,
+            client_id_issued_at: None,
+            client_secret_expires_at: None,
+        }
+    }
+
     /// A dynamic registration is reusable while its secret has not expired and it lists our redirect URI.
     pub fn usable_for(&self, redirect_uri: &str, now: u64) -> bool {
-        let secret_ok = self
-            .client_secret_expires_at
-            .is_none_or(|t| t == 0 || t > now + 60);
-        let redirect_ok = self.source == RegistrationSource::PreRegistered
-            || self.redirect_uris.iter().any(|u| u == redirect_uri);
+        let secret_ok = self.client_secret_expires_at.is_none_or(|t| t == 0 || t > now + 60);
+        let redirect_ok =
+            self.source != RegistrationSource::Dynamic || self.redirect_uris.iter().any(|u| u == redirect_uri);
         secret_ok && redirect_ok
     }
 }
@@ -111,14 +128,54 @@ pub enum RegistrationError {
     #[error("refusing the registration endpoint '{0}': it must be https (or http on loopback)")]
     InsecureEndpoint(String),
     #[error("the authorization server refused the registration: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Refused {
-        error: String,
-        description: Option<String>,
-    },
+    Refused { error: String, description: Option<String> },
     #[error("the registration response is not usable: {0}")]
     InvalidResponse(String),
+    #[error(
+        "'{url}' cannot be a Client ID Metadata Document URL: {reason} (it must be an https URL with a path, \
+         no fragment, no user name and no . or .. segments)"
+    )]
+    BadMetadataDocumentUrl { url: String, reason: &'static str },
+    #[error(
+        "the pre-registered client is for authorization server {configured}, but this server now uses {found}; \
+         credentials are never reused across authorization servers (MCP 2026-07-28). Register with {found}, or \
+         drop --client-issuer"
+    )]
+    IssuerMismatch { configured: String, found: String },
     #[error("registration request failed: {0}")]
     Http(#[from] HttpError),
+}
+
+/// Checks a Client ID Metadata Document URL (draft-ietf-oauth-client-id-metadata-document §3): https, a
+/// path, no fragment, no userinfo, no dot segments.
+pub fn validate_metadata_document_url(url: &str) -> Result<(), RegistrationError> {
+    let bad = |reason| RegistrationError::BadMetadataDocumentUrl {
+        url: url.to_string(),
+        reason,
+    };
+    let parsed = Url::parse(url).map_err(|_| bad("not a URL"))?;
+    if parsed.scheme() != "https" {
+        return Err(bad("not https"));
+    }
+    if parsed.path().trim_matches('/').is_empty() {
+        return Err(bad("no path"));
+    }
+    if parsed.fragment().is_some() || url.contains('#') {
+        return Err(bad("it has a fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("it has a user name or password"));
+    }
+    // `Url` resolves dot segments, so look at the text as given.
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    if path
+        .split('/')
+        .skip(3)
+        .any(|seg| seg == "." || seg == ".." || seg.eq_ignore_ascii_case("%2e") || seg.eq_ignore_ascii_case("%2e%2e"))
+    {
+        return Err(bad("it has . or .. segments"));
+    }
+    Ok(())
 }
 
 /// What we ask to register as (RFC 7591 §2).
@@ -158,8 +215,7 @@ pub async fn register(
     endpoint: &str,
     request: &RegistrationRequest<'_>,
 ) -> Result<ClientRegistration, RegistrationError> {
-    let url = Url::parse(endpoint)
-        .map_err(|_| RegistrationError::InsecureEndpoint(endpoint.to_string()))?;
+    let url = Url::parse(endpoint).map_err(|_| RegistrationError::InsecureEndpoint(endpoint.to_string()))?;
     if !is_secure_or_loopback(&url) {
         return Err(RegistrationError::InsecureEndpoint(endpoint.to_string()));
     }
@@ -198,8 +254,8 @@ pub async fn register(
         }
         .into());
     }
-    let parsed: RegistrationResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| RegistrationError::InvalidResponse(e.to_string()))?;
+    let parsed: RegistrationResponse =
+        serde_json::from_slice(&bytes).map_err(|e| RegistrationError::InvalidResponse(e.to_string()))?;
     if parsed.client_id.trim().is_empty() {
         return Err(RegistrationError::InvalidResponse("empty client_id".into()));
     }
@@ -212,9 +268,7 @@ pub async fn register(
             }
         }
         Some(m) => TokenEndpointAuth::parse(m).ok_or_else(|| {
-            RegistrationError::InvalidResponse(format!(
-                "unsupported token_endpoint_auth_method '{m}'"
-            ))
+            RegistrationError::InvalidResponse(format!("unsupported token_endpoint_auth_method '{m}'"))
         })?,
     };
     if auth_method != TokenEndpointAuth::None && parsed.client_secret.is_none() {
@@ -243,33 +297,40 @@ mod tests {
     #[test]
     fn pre_registered_method_follows_server_metadata() {
         let secret = Some(ClientSecret::new("s"));
+        let method = |secret: Option<ClientSecret>, key: bool, offered: &[&str]| {
+            let offered: Vec<String> = offered.iter().map(|s| s.to_string()).collect();
+            ClientRegistration::pre_registered("c".into(), secret, key, &offered).auth_method
+        };
+        assert_eq!(method(None, false, &[]), TokenEndpointAuth::None);
+        assert_eq!(method(secret.clone(), false, &["client_secret_post"]), TokenEndpointAuth::ClientSecretPost);
         assert_eq!(
-            ClientRegistration::pre_registered("c".into(), None, &[]).auth_method,
-            TokenEndpointAuth::None
-        );
-        assert_eq!(
-            ClientRegistration::pre_registered(
-                "c".into(),
-                secret.clone(),
-                &["client_secret_post".into()]
-            )
-            .auth_method,
-            TokenEndpointAuth::ClientSecretPost
-        );
-        assert_eq!(
-            ClientRegistration::pre_registered(
-                "c".into(),
-                secret,
-                &["client_secret_post".into(), "client_secret_basic".into()]
-            )
-            .auth_method,
+            method(secret.clone(), false, &["client_secret_post", "client_secret_basic"]),
             TokenEndpointAuth::ClientSecretBasic
         );
+        assert_eq!(method(None, true, &["private_key_jwt"]), TokenEndpointAuth::PrivateKeyJwt);
+        assert_eq!(method(secret, true, &["client_secret_basic"]), TokenEndpointAuth::ClientSecretBasic);
+    }
+
+    #[test]
+    fn metadata_document_urls_follow_the_cimd_rules() {
+        assert!(validate_metadata_document_url("https://app.example.com/client.json").is_ok());
+        for (bad, reason) in [
+            ("http://app.example.com/client.json", "not https"),
+            ("https://app.example.com", "no path"),
+            ("https://app.example.com/", "no path"),
+            ("https://app.example.com/c.json#x", "fragment"),
+            ("https://u:p@app.example.com/c.json", "user name"),
+            ("https://app.example.com/a/../c.json", "segments"),
+            ("not a url", "not a URL"),
+        ] {
+            let err = validate_metadata_document_url(bad).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad}: {err}");
+        }
     }
 
     #[test]
     fn reuse_needs_our_redirect_uri_and_a_live_secret() {
-        let mut r = ClientRegistration::pre_registered("c".into(), None, &[]);
+        let mut r = ClientRegistration::pre_registered("c".into(), None, false, &[]);
         r.source = RegistrationSource::Dynamic;
         r.redirect_uris = vec!["http://127.0.0.1:5000/callback".into()];
         assert!(r.usable_for("http://127.0.0.1:5000/callback", 1000));

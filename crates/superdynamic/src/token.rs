@@ -2,11 +2,10 @@
 //! (RFC 8707 §2), and the token set as it is stored, with its expiry as an absolute time.
 
 use crate::authorization::PkceVerifier;
+use crate::client_auth::{ClientAuthentication, ClientKeyError};
 use crate::http::{self, HttpError, MAX_OAUTH_BODY};
-use crate::registration::{ClientRegistration, TokenEndpointAuth};
 use crate::resource::{ResourceUri, is_secure_or_loopback};
 use crate::secret::{AccessToken, AuthorizationCode, RefreshToken};
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
@@ -17,10 +16,7 @@ pub const EXPIRY_SKEW: Duration = Duration::from_secs(60);
 const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
 
 pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Tokens as stored: never the relative `expires_in`, always the absolute time it means.
@@ -42,15 +38,11 @@ pub struct TokenSet {
 impl TokenSet {
     /// True when the access token is expired or within [`EXPIRY_SKEW`] of it.
     pub fn needs_refresh(&self, now: u64) -> bool {
-        self.expires_at
-            .is_some_and(|t| now + EXPIRY_SKEW.as_secs() >= t)
+        self.expires_at.is_some_and(|t| now + EXPIRY_SKEW.as_secs() >= t)
     }
 
     pub fn scopes(&self) -> Vec<&str> {
-        self.scope
-            .as_deref()
-            .map(|s| s.split_whitespace().collect())
-            .unwrap_or_default()
+        self.scope.as_deref().map(|s| s.split_whitespace().collect()).unwrap_or_default()
     }
 }
 
@@ -58,14 +50,13 @@ impl TokenSet {
 pub enum TokenError {
     /// An OAuth error response (RFC 6749 §5.2); `invalid_grant` means the code or refresh token is spent.
     #[error("the token endpoint refused: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    OAuth {
-        error: String,
-        description: Option<String>,
-    },
+    OAuth { error: String, description: Option<String> },
     #[error("refusing the token endpoint '{0}': it must be https (or http on loopback)")]
     InsecureEndpoint(String),
     #[error("the token response is not usable: {0}")]
     InvalidResponse(String),
+    #[error("could not authenticate the client: {0}")]
+    ClientKey(#[from] ClientKeyError),
     #[error("token request failed: {0}")]
     Http(#[from] HttpError),
 }
@@ -99,6 +90,15 @@ struct OAuthErrorBody {
     error_description: Option<String>,
 }
 
+/// Who is asking, and how it proves it (RFC 6749 §2.3).
+#[derive(Debug, Clone)]
+pub struct TokenClient<'a> {
+    pub client_id: &'a str,
+    pub auth: ClientAuthentication,
+    /// The authorization server's issuer: the audience of `private_key_jwt` assertions.
+    pub issuer: &'a str,
+}
+
 /// What redeeming one authorization code takes. Owns the code and the verifier: both are good for one exchange.
 pub struct CodeExchange<'a> {
     pub code: AuthorizationCode,
@@ -113,7 +113,7 @@ pub struct CodeExchange<'a> {
 pub async fn exchange_code(
     http: &reqwest::Client,
     token_endpoint: &str,
-    client: &ClientRegistration,
+    client: &TokenClient<'_>,
     exchange: CodeExchange<'_>,
 ) -> Result<TokenSet, TokenError> {
     let form = vec![
@@ -130,7 +130,7 @@ pub async fn exchange_code(
 pub async fn refresh(
     http: &reqwest::Client,
     token_endpoint: &str,
-    client: &ClientRegistration,
+    client: &TokenClient<'_>,
     current: &TokenSet,
     resource: &ResourceUri,
 ) -> Result<TokenSet, TokenError> {
@@ -153,102 +153,74 @@ pub async fn refresh(
     Ok(tokens)
 }
 
+/// The client credentials grant (OAuth 2.1 §4.2; MCP extension io.modelcontextprotocol/oauth-client-credentials):
+/// a machine client asks for a token for itself, with `resource` and the requested scope.
+pub async fn client_credentials(
+    http: &reqwest::Client,
+    token_endpoint: &str,
+    client: &TokenClient<'_>,
+    scope: Option<&str>,
+    resource: &ResourceUri,
+) -> Result<TokenSet, TokenError> {
+    let mut form = vec![("grant_type", "client_credentials".to_string()), ("resource", resource.as_str().to_string())];
+    if let Some(scope) = scope {
+        form.push(("scope", scope.to_string()));
+    }
+    post(http, token_endpoint, client, form, scope).await
+}
+
 async fn post(
     http: &reqwest::Client,
     token_endpoint: &str,
-    client: &ClientRegistration,
+    client: &TokenClient<'_>,
     mut form: Vec<(&'static str, String)>,
     requested_scope: Option<&str>,
 ) -> Result<TokenSet, TokenError> {
-    let url = Url::parse(token_endpoint)
-        .map_err(|_| TokenError::InsecureEndpoint(token_endpoint.to_string()))?;
+    let url = Url::parse(token_endpoint).map_err(|_| TokenError::InsecureEndpoint(token_endpoint.to_string()))?;
     if !is_secure_or_loopback(&url) {
         return Err(TokenError::InsecureEndpoint(token_endpoint.to_string()));
     }
-    let mut request = http.post(url.clone()).header("Accept", "application/json");
+    let request = http.post(url.clone()).header("Accept", "application/json");
     // One authentication method per request (RFC 6749 §2.3).
-    match (client.auth_method, &client.client_secret) {
-        (TokenEndpointAuth::ClientSecretBasic, Some(secret)) => {
-            request = request.header(
-                "Authorization",
-                basic_auth(&client.client_id, secret.secret()),
-            );
-        }
-        (TokenEndpointAuth::ClientSecretPost, Some(secret)) => {
-            form.push(("client_id", client.client_id.clone()));
-            form.push(("client_secret", secret.secret().to_string()));
-        }
-        _ => form.push(("client_id", client.client_id.clone())),
-    }
+    let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
     let timeout = Duration::from_secs(30);
-    let response = request
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
+    let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
     let status = response.status();
     let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
     if !status.is_success() {
         if let Ok(err) = serde_json::from_slice::<OAuthErrorBody>(&bytes) {
             return Err(TokenError::OAuth {
                 error: err.error.chars().take(100).collect(),
-                description: err
-                    .error_description
-                    .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
+                description: err.error_description.map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
             });
         }
-        return Err(HttpError::Status {
-            url: url.to_string(),
-            status: status.as_u16(),
-            body: http::excerpt(&bytes),
-        }
-        .into());
+        return Err(
+            HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()
+        );
     }
     parse_token_response(&bytes, requested_scope, now_unix())
 }
 
-/// `client_secret_basic`: id and secret form-urlencoded before base64 (RFC 6749 §2.3.1).
-fn basic_auth(client_id: &str, secret: &str) -> String {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let raw = format!("{}:{}", enc(client_id), enc(secret));
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
-fn parse_token_response(
-    bytes: &[u8],
-    requested_scope: Option<&str>,
-    now: u64,
-) -> Result<TokenSet, TokenError> {
-    let parsed: TokenResponse = serde_json::from_slice(bytes)
-        .map_err(|e| TokenError::InvalidResponse(format!("not a token response: {e}")))?;
+fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u64) -> Result<TokenSet, TokenError> {
+    let parsed: TokenResponse =
+        serde_json::from_slice(bytes).map_err(|e| TokenError::InvalidResponse(format!("not a token response: {e}")))?;
     if parsed.access_token.is_empty() {
         return Err(TokenError::InvalidResponse("empty access_token".into()));
     }
     // RFC 6749 §5.1: token_type is REQUIRED; MCP uses Bearer tokens (RFC 6750), compared case-insensitively.
-    let token_type = parsed
-        .token_type
-        .ok_or_else(|| TokenError::InvalidResponse("no token_type".into()))?;
+    let token_type = parsed.token_type.ok_or_else(|| TokenError::InvalidResponse("no token_type".into()))?;
     if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(TokenError::InvalidResponse(format!(
-            "token_type '{token_type}' is not Bearer"
-        )));
+        return Err(TokenError::InvalidResponse(format!("token_type '{token_type}' is not Bearer")));
     }
     let expires_at = match parsed.expires_in {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => {
             // Some servers send a string; anything negative, fractional nonsense or absurd is refused.
-            let secs = v
-                .as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+            let secs = v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
             match secs {
                 Some(s) if s <= MAX_EXPIRES_IN => Some(now + s),
                 _ => {
-                    return Err(TokenError::InvalidResponse(format!(
-                        "expires_in {v} is not a sensible lifetime"
-                    )));
+                    return Err(TokenError::InvalidResponse(format!("expires_in {v} is not a sensible lifetime")));
                 }
             }
         }
@@ -257,10 +229,7 @@ fn parse_token_response(
         access_token: AccessToken::new(parsed.access_token),
         token_type: "Bearer".into(),
         expires_at,
-        refresh_token: parsed
-            .refresh_token
-            .filter(|r| !r.is_empty())
-            .map(RefreshToken::new),
+        refresh_token: parsed.refresh_token.filter(|r| !r.is_empty()).map(RefreshToken::new),
         scope: parsed.scope.or_else(|| requested_scope.map(str::to_string)),
         obtained_at: now,
     })
@@ -272,21 +241,13 @@ mod tests {
 
     #[test]
     fn expiry_becomes_absolute() {
-        let t = parse_token_response(
-            br#"{"access_token":"a","token_type":"bearer","expires_in":3600}"#,
-            None,
-            1000,
-        )
-        .unwrap();
+        let t = parse_token_response(br#"{"access_token":"a","token_type":"bearer","expires_in":3600}"#, None, 1000)
+            .unwrap();
         assert_eq!(t.expires_at, Some(4600));
         assert!(!t.needs_refresh(4000));
         assert!(t.needs_refresh(4541));
-        let s = parse_token_response(
-            br#"{"access_token":"a","token_type":"Bearer","expires_in":"60"}"#,
-            None,
-            0,
-        )
-        .unwrap();
+        let s =
+            parse_token_response(br#"{"access_token":"a","token_type":"Bearer","expires_in":"60"}"#, None, 0).unwrap();
         assert_eq!(s.expires_at, Some(60));
     }
 
@@ -295,52 +256,22 @@ mod tests {
         for (body, needle) in [
             (r#"{"access_token":"a"}"#, "no token_type"),
             (r#"{"access_token":"a","token_type":"mac"}"#, "not Bearer"),
-            (
-                r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#,
-                "not a sensible lifetime",
-            ),
-            (
-                r#"{"access_token":"a","token_type":"Bearer","expires_in":99999999999}"#,
-                "not a sensible lifetime",
-            ),
-            (
-                r#"{"access_token":"","token_type":"Bearer"}"#,
-                "empty access_token",
-            ),
+            (r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#, "not a sensible lifetime"),
+            (r#"{"access_token":"a","token_type":"Bearer","expires_in":99999999999}"#, "not a sensible lifetime"),
+            (r#"{"access_token":"","token_type":"Bearer"}"#, "empty access_token"),
             (r#"<html>"#, "not a token response"),
         ] {
-            let err = parse_token_response(body.as_bytes(), None, 0)
-                .unwrap_err()
-                .to_string();
+            let err = parse_token_response(body.as_bytes(), None, 0).unwrap_err().to_string();
             assert!(err.contains(needle), "{body}: {err}");
         }
     }
 
     #[test]
     fn granted_scope_wins_over_requested() {
-        let t = parse_token_response(
-            br#"{"access_token":"a","token_type":"Bearer","scope":"x"}"#,
-            Some("x y"),
-            0,
-        )
-        .unwrap();
+        let t =
+            parse_token_response(br#"{"access_token":"a","token_type":"Bearer","scope":"x"}"#, Some("x y"), 0).unwrap();
         assert_eq!(t.scope.as_deref(), Some("x"));
-        let t = parse_token_response(
-            br#"{"access_token":"a","token_type":"Bearer"}"#,
-            Some("x y"),
-            0,
-        )
-        .unwrap();
+        let t = parse_token_response(br#"{"access_token":"a","token_type":"Bearer"}"#, Some("x y"), 0).unwrap();
         assert_eq!(t.scopes(), ["x", "y"]);
-    }
-
-    #[test]
-    fn basic_auth_form_encodes_before_base64() {
-        // RFC 6749 §2.3.1: "a:b" and "p+q" must round-trip.
-        let header = basic_auth("a:b", "p+q r");
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(header.trim_start_matches("Basic "))
-            .unwrap();
-        assert_eq!(String::from_utf8(raw).unwrap(), "a%3Ab:p%2Bq+r");
     }
 }

@@ -72,15 +72,11 @@ impl AuthorizationServerMetadata {
     }
 
     pub fn supports_scope(&self, scope: &str) -> bool {
-        self.scopes_supported
-            .as_ref()
-            .is_some_and(|s| s.iter().any(|x| x == scope))
+        self.scopes_supported.as_ref().is_some_and(|s| s.iter().any(|x| x == scope))
     }
 
     /// RFC 8414 §2: when omitted, the default is `client_secret_basic`.
     pub fn auth_methods(&self) -> Vec<String> {
-        self.token_endpoint_auth_methods_supported
-            .clone()
-            .unwrap_or_else(|| vec!["client_secret_basic".into()])
+        self.token_endpoint_auth_methods_supported.clone().unwrap_or_else(|| vec!["client_secret_basic".into()])
     }
 }

@@ -25,9 +25,7 @@ pub enum DiscoveryError {
     ResourceMismatch { expected: String, found: String },
     #[error("the protected resource metadata at {url} lists no authorization server (RFC 9728 §2)")]
     NoAuthorizationServer { url: String },
-    #[error(
-        "'{0}' is not a usable authorization server issuer: it must be an https URL (or http on loopback)"
-    )]
+    #[error("'{0}' is not a usable authorization server issuer: it must be an https URL (or http on loopback)")]
     BadIssuer(String),
     #[error("no authorization server metadata for issuer {issuer}; tried {}", .tried.join(", "))]
     AuthorizationServerNotFound { issuer: String, tried: Vec<String> },
@@ -37,24 +35,22 @@ pub enum DiscoveryError {
         "the metadata at {url} says its issuer is '{found}', but it was fetched for issuer '{expected}'; \
          refusing it (RFC 8414 §3.3)"
     )]
-    IssuerMismatch {
-        url: String,
-        expected: String,
-        found: String,
-    },
+    IssuerMismatch { url: String, expected: String, found: String },
     #[error(
         "authorization server {issuer} does not advertise PKCE S256 (code_challenge_methods_supported), which \
          MCP requires; refusing to authorize there"
     )]
     PkceNotSupported { issuer: String },
-    #[error(
-        "authorization server {issuer} gives a {field} of '{url}', which is not https (or http on loopback)"
-    )]
-    InsecureEndpoint {
-        issuer: String,
-        field: &'static str,
-        url: String,
-    },
+    #[error("authorization server {issuer} gives a {field} of '{url}', which is not https (or http on loopback)")]
+    InsecureEndpoint { issuer: String, field: &'static str, url: String },
+}
+
+/// Deliberate relaxations a user may opt into for known non-compliant servers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscoveryPolicy {
+    /// Proceed (with S256, and a warning) when the metadata omits `code_challenge_methods_supported`
+    /// entirely. A list without S256 is still refused.
+    pub allow_missing_pkce_metadata: bool,
 }
 
 /// A validated view of the MCP server's authorization setup.
@@ -75,11 +71,12 @@ pub async fn discover(
     http: &reqwest::Client,
     server: &ResourceUri,
     challenge: Option<&BearerChallenge>,
+    policy: DiscoveryPolicy,
 ) -> Result<Discovery, DiscoveryError> {
     let mut fetched = Vec::new();
     let prm = fetch_protected_resource(http, server, challenge, &mut fetched).await?;
     let Some((prm, prm_url)) = prm else {
-        return legacy_discovery(http, server, fetched).await;
+        return legacy_discovery(http, server, fetched, policy).await;
     };
     let resource = validate_resource(server, &prm)?;
     // RFC 9728 §7.6 leaves the choice to the client: take the first, deterministically.
@@ -87,10 +84,8 @@ pub async fn discover(
         .authorization_servers
         .iter()
         .find(|s| !s.trim().is_empty())
-        .ok_or_else(|| DiscoveryError::NoAuthorizationServer {
-            url: prm_url.clone(),
-        })?;
-    let authorization_server = fetch_authorization_server(http, issuer, &mut fetched).await?;
+        .ok_or_else(|| DiscoveryError::NoAuthorizationServer { url: prm_url.clone() })?;
+    let authorization_server = fetch_authorization_server(http, issuer, &mut fetched, policy).await?;
     Ok(Discovery {
         resource,
         protected_resource: Some(prm),
@@ -110,18 +105,12 @@ async fn fetch_protected_resource(
     if let Some(url) = challenge.and_then(|c| c.resource_metadata.as_deref()) {
         let parsed = Url::parse(url).map_err(|_| DiscoveryError::ProtectedResource {
             url: url.to_string(),
-            source: HttpError::NotJson {
-                url: url.to_string(),
-                detail: "not a valid URL".into(),
-            },
+            source: HttpError::NotJson { url: url.to_string(), detail: "not a valid URL".into() },
         })?;
         fetched.push(parsed.to_string());
-        let doc = http::get_json(http, &parsed, &[]).await.map_err(|source| {
-            DiscoveryError::ProtectedResource {
-                url: url.to_string(),
-                source,
-            }
-        })?;
+        let doc = http::get_json(http, &parsed, &[])
+            .await
+            .map_err(|source| DiscoveryError::ProtectedResource { url: url.to_string(), source })?;
         return Ok(Some((doc, url.to_string())));
     }
     for candidate in well_known::protected_resource_candidates(server.url()) {
@@ -130,10 +119,7 @@ async fn fetch_protected_resource(
             Ok(doc) => return Ok(Some((doc, candidate.to_string()))),
             Err(e) if e.is_not_found() => continue,
             Err(source) => {
-                return Err(DiscoveryError::ProtectedResource {
-                    url: candidate.to_string(),
-                    source,
-                });
+                return Err(DiscoveryError::ProtectedResource { url: candidate.to_string(), source });
             }
         }
     }
@@ -143,14 +129,8 @@ async fn fetch_protected_resource(
 /// RFC 9728 §3.3: the document's `resource` must identify this server. Like the official SDKs, a document for
 /// a same-origin path prefix of the server URL (for example the root metadata naming the origin) is accepted,
 /// and its value becomes the `resource` parameter.
-fn validate_resource(
-    server: &ResourceUri,
-    prm: &ProtectedResourceMetadata,
-) -> Result<ResourceUri, DiscoveryError> {
-    let mismatch = || DiscoveryError::ResourceMismatch {
-        expected: server.to_string(),
-        found: prm.resource.clone(),
-    };
+fn validate_resource(server: &ResourceUri, prm: &ProtectedResourceMetadata) -> Result<ResourceUri, DiscoveryError> {
+    let mismatch = || DiscoveryError::ResourceMismatch { expected: server.to_string(), found: prm.resource.clone() };
     let declared = ResourceUri::parse(&prm.resource).map_err(|_| mismatch())?;
     if declared == *server {
         return Ok(declared);
@@ -172,13 +152,10 @@ pub async fn fetch_authorization_server(
     http: &reqwest::Client,
     issuer: &str,
     fetched: &mut Vec<String>,
+    policy: DiscoveryPolicy,
 ) -> Result<AuthorizationServerMetadata, DiscoveryError> {
-    let issuer_url =
-        Url::parse(issuer).map_err(|_| DiscoveryError::BadIssuer(issuer.to_string()))?;
-    if !is_secure_or_loopback(&issuer_url)
-        || issuer_url.query().is_some()
-        || issuer_url.fragment().is_some()
-    {
+    let issuer_url = Url::parse(issuer).map_err(|_| DiscoveryError::BadIssuer(issuer.to_string()))?;
+    if !is_secure_or_loopback(&issuer_url) || issuer_url.query().is_some() || issuer_url.fragment().is_some() {
         return Err(DiscoveryError::BadIssuer(issuer.to_string()));
     }
     let mut tried = Vec::new();
@@ -186,29 +163,24 @@ pub async fn fetch_authorization_server(
         fetched.push(candidate.to_string());
         tried.push(candidate.to_string());
         match http::get_json::<AuthorizationServerMetadata>(http, &candidate, &[]).await {
-            Ok(doc) => {
-                validate_authorization_server(issuer, &candidate, &doc)?;
+            Ok(mut doc) => {
+                validate_authorization_server(issuer, &candidate, &mut doc, policy)?;
                 return Ok(doc);
             }
             Err(e) if e.is_not_found() => continue,
             Err(source) => {
-                return Err(DiscoveryError::AuthorizationServer {
-                    url: candidate.to_string(),
-                    source,
-                });
+                return Err(DiscoveryError::AuthorizationServer { url: candidate.to_string(), source });
             }
         }
     }
-    Err(DiscoveryError::AuthorizationServerNotFound {
-        issuer: issuer.to_string(),
-        tried,
-    })
+    Err(DiscoveryError::AuthorizationServerNotFound { issuer: issuer.to_string(), tried })
 }
 
 fn validate_authorization_server(
     issuer: &str,
     url: &Url,
-    doc: &AuthorizationServerMetadata,
+    doc: &mut AuthorizationServerMetadata,
+    policy: DiscoveryPolicy,
 ) -> Result<(), DiscoveryError> {
     // MCP 2026-07-28 §Authorization Server Metadata Discovery: identical, no normalization.
     if doc.issuer != issuer {
@@ -218,19 +190,21 @@ fn validate_authorization_server(
             found: doc.issuer.clone(),
         });
     }
-    validate_endpoints(doc)
+    validate_endpoints(doc, policy)
 }
 
-fn validate_endpoints(doc: &AuthorizationServerMetadata) -> Result<(), DiscoveryError> {
+fn validate_endpoints(doc: &mut AuthorizationServerMetadata, policy: DiscoveryPolicy) -> Result<(), DiscoveryError> {
     // MCP 2025-11-25 §Authorization Code Protection: no S256, no authorization.
-    if !doc
-        .code_challenge_methods_supported
-        .as_ref()
-        .is_some_and(|m| m.iter().any(|x| x == "S256"))
-    {
-        return Err(DiscoveryError::PkceNotSupported {
-            issuer: doc.issuer.clone(),
-        });
+    match &doc.code_challenge_methods_supported {
+        Some(methods) if methods.iter().any(|x| x == "S256") => {}
+        None if policy.allow_missing_pkce_metadata => {
+            tracing::warn!(
+                issuer = %doc.issuer,
+                "the authorization server does not advertise PKCE support; proceeding with S256 as you allowed"
+            );
+            doc.code_challenge_methods_supported = Some(vec!["S256".to_string()]);
+        }
+        _ => return Err(DiscoveryError::PkceNotSupported { issuer: doc.issuer.clone() }),
     }
     let mut endpoints = vec![
         ("authorization_endpoint", Some(&doc.authorization_endpoint)),
@@ -243,11 +217,7 @@ fn validate_endpoints(doc: &AuthorizationServerMetadata) -> Result<(), Discovery
         // Security best practices §Authorization URL validation: no javascript:, data:, file:, plain http.
         let ok = Url::parse(value).is_ok_and(|u| is_secure_or_loopback(&u));
         if !ok {
-            return Err(DiscoveryError::InsecureEndpoint {
-                issuer: doc.issuer.clone(),
-                field,
-                url: value.clone(),
-            });
+            return Err(DiscoveryError::InsecureEndpoint { issuer: doc.issuer.clone(), field, url: value.clone() });
         }
     }
     Ok(())
@@ -259,6 +229,7 @@ async fn legacy_discovery(
     http: &reqwest::Client,
     server: &ResourceUri,
     mut fetched: Vec<String>,
+    policy: DiscoveryPolicy,
 ) -> Result<Discovery, DiscoveryError> {
     let origin = server.url().origin().ascii_serialization();
     let mut metadata_url = server.url().clone();
@@ -272,16 +243,13 @@ async fn legacy_discovery(
     )
     .await
     {
-        Ok(doc) => {
-            validate_endpoints(&doc)?;
+        Ok(mut doc) => {
+            validate_endpoints(&mut doc, policy)?;
             doc
         }
         Err(e) if e.is_not_found() => AuthorizationServerMetadata::default_endpoints(&origin),
         Err(source) => {
-            return Err(DiscoveryError::AuthorizationServer {
-                url: metadata_url.to_string(),
-                source,
-            });
+            return Err(DiscoveryError::AuthorizationServer { url: metadata_url.to_string(), source });
         }
     };
     Ok(Discovery {
@@ -320,10 +288,7 @@ mod tests {
             "not a url",
         ] {
             let err = validate_resource(&server, &prm(bad)).unwrap_err();
-            assert!(
-                err.to_string().contains("refusing to use it"),
-                "{bad}: {err}"
-            );
+            assert!(err.to_string().contains("refusing to use it"), "{bad}: {err}");
         }
     }
 
@@ -336,27 +301,32 @@ mod tests {
     #[test]
     fn issuer_must_be_identical() {
         let url = Url::parse("https://as.example/.well-known/oauth-authorization-server").unwrap();
-        assert!(validate_authorization_server("https://as.example", &url, &as_meta()).is_ok());
-        let err =
-            validate_authorization_server("https://as.example/", &url, &as_meta()).unwrap_err();
-        assert!(
-            matches!(err, DiscoveryError::IssuerMismatch { .. }),
-            "{err}"
+        let strict = DiscoveryPolicy::default();
+        assert!(validate_authorization_server("https://as.example", &url, &mut as_meta(), strict).is_ok());
+        let err = validate_authorization_server("https://as.example/", &url, &mut as_meta(), strict).unwrap_err();
+        assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the metadata at https://as.example/.well-known/oauth-authorization-server says its issuer is \
+             'https://as.example', but it was fetched for issuer 'https://as.example/'; refusing it (RFC 8414 §3.3)"
         );
     }
 
     #[test]
     fn pkce_s256_is_required() {
         let url = Url::parse("https://as.example/x").unwrap();
+        let strict = DiscoveryPolicy::default();
+        let lenient = DiscoveryPolicy { allow_missing_pkce_metadata: true };
         let mut m = as_meta();
         m.code_challenge_methods_supported = None;
-        assert!(matches!(
-            validate_authorization_server("https://as.example", &url, &m),
-            Err(DiscoveryError::PkceNotSupported { .. })
-        ));
+        let err = validate_authorization_server("https://as.example", &url, &mut m.clone(), strict).unwrap_err();
+        assert!(err.to_string().contains("does not advertise PKCE S256"), "{err}");
+        // The opt-in accepts a missing list (and records S256), never a list without S256.
+        validate_authorization_server("https://as.example", &url, &mut m, lenient).unwrap();
+        assert_eq!(m.code_challenge_methods_supported, Some(vec!["S256".to_string()]));
         m.code_challenge_methods_supported = Some(vec!["plain".into()]);
         assert!(matches!(
-            validate_authorization_server("https://as.example", &url, &m),
+            validate_authorization_server("https://as.example", &url, &mut m, lenient),
             Err(DiscoveryError::PkceNotSupported { .. })
         ));
     }
@@ -374,15 +344,12 @@ mod tests {
         ] {
             let mut m = as_meta();
             m.authorization_endpoint = bad.into();
-            let result = validate_authorization_server("https://as.example", &url, &m);
+            let result = validate_authorization_server("https://as.example", &url, &mut m, DiscoveryPolicy::default());
             if bad.starts_with("https://") {
                 // Shell metacharacters are harmless: the URL is never handed to a shell.
                 assert!(result.is_ok(), "{bad}");
             } else {
-                assert!(
-                    matches!(result, Err(DiscoveryError::InsecureEndpoint { .. })),
-                    "{bad}"
-                );
+                assert!(matches!(result, Err(DiscoveryError::InsecureEndpoint { .. })), "{bad}");
             }
         }
     }

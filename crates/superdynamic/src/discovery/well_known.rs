@@ -69,10 +69,7 @@ mod tests {
             ]
         );
         let root = Url::parse("https://h/").unwrap();
-        assert_eq!(
-            strings(protected_resource_candidates(&root)),
-            ["https://h/.well-known/oauth-protected-resource"]
-        );
+        assert_eq!(strings(protected_resource_candidates(&root)), ["https://h/.well-known/oauth-protected-resource"]);
         let slash = Url::parse("https://h/mcp/").unwrap();
         assert_eq!(
             strings(protected_resource_candidates(&slash))[0],

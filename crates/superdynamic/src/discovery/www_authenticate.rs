@@ -13,10 +13,7 @@ pub struct Challenge {
 
 impl Challenge {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn is_bearer(&self) -> bool {
@@ -37,16 +34,10 @@ pub struct BearerChallenge {
 impl BearerChallenge {
     /// The first Bearer challenge among all header values; `None` when there is none.
     pub fn from_headers<S: AsRef<str>>(values: &[S]) -> Option<Self> {
-        let challenge = values
-            .iter()
-            .flat_map(|v| parse(v.as_ref()))
-            .find(Challenge::is_bearer)?;
+        let challenge = values.iter().flat_map(|v| parse(v.as_ref())).find(Challenge::is_bearer)?;
         Some(Self {
             resource_metadata: challenge.param("resource_metadata").map(str::to_string),
-            scope: challenge
-                .param("scope")
-                .map(str::to_string)
-                .filter(|s| !s.trim().is_empty()),
+            scope: challenge.param("scope").map(str::to_string).filter(|s| !s.trim().is_empty()),
             error: challenge.param("error").map(str::to_string),
             error_description: challenge.param("error_description").map(str::to_string),
         })
@@ -59,10 +50,7 @@ impl BearerChallenge {
 
 /// Parses one header value into its challenges.
 pub fn parse(header: &str) -> Vec<Challenge> {
-    let mut lexer = Lexer {
-        s: header.as_bytes(),
-        pos: 0,
-    };
+    let mut lexer = Lexer { s: header.as_bytes(), pos: 0 };
     let mut challenges: Vec<Challenge> = Vec::new();
     loop {
         lexer.skip_ws_and_commas();
@@ -73,10 +61,7 @@ pub fn parse(header: &str) -> Vec<Challenge> {
             lexer.skip_to_comma();
             continue;
         };
-        let mut challenge = Challenge {
-            scheme,
-            params: Vec::new(),
-        };
+        let mut challenge = Challenge { scheme, params: Vec::new() };
         // Parameters follow until the next token that is not followed by '=' (that is a new scheme).
         loop {
             lexer.skip_ws();
@@ -105,19 +90,14 @@ pub fn parse(header: &str) -> Vec<Challenge> {
             }
             lexer.pos += 1;
             // token68 padding like `abc==`: '=' followed by '=' or end.
-            if matches!(lexer.peek(), Some(b'=') | None | Some(b',')) && lexer.peek() != Some(b'"')
-            {
+            if matches!(lexer.peek(), Some(b'=') | None | Some(b',')) && lexer.peek() != Some(b'"') {
                 while lexer.peek() == Some(b'=') {
                     lexer.pos += 1;
                 }
                 continue;
             }
             lexer.skip_ws();
-            let value = if lexer.peek() == Some(b'"') {
-                lexer.quoted()
-            } else {
-                lexer.token()
-            };
+            let value = if lexer.peek() == Some(b'"') { lexer.quoted() } else { lexer.token() };
             match value {
                 Some(v) => challenge.params.push((name.to_ascii_lowercase(), v)),
                 None => lexer.skip_to_comma(),
@@ -225,16 +205,12 @@ mod tests {
         let h = r#"Bearer error=insufficient_scope, scope="files:read", error_description="needs \"files:read\"""#;
         let c = BearerChallenge::from_headers(&[h]).unwrap();
         assert!(c.is_insufficient_scope());
-        assert_eq!(
-            c.error_description.as_deref(),
-            Some(r#"needs "files:read""#)
-        );
+        assert_eq!(c.error_description.as_deref(), Some(r#"needs "files:read""#));
     }
 
     #[test]
     fn several_challenges_in_one_header() {
-        let h =
-            r#"Basic realm="x", Bearer realm="mcp", scope="a b", resource_metadata="https://h/m""#;
+        let h = r#"Basic realm="x", Bearer realm="mcp", scope="a b", resource_metadata="https://h/m""#;
         let all = parse(h);
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].scheme, "Basic");
@@ -254,26 +230,14 @@ mod tests {
 
     #[test]
     fn challenges_across_several_header_values() {
-        let values = [
-            "Basic realm=\"a\"",
-            "Bearer resource_metadata=\"https://h/x\"",
-        ];
+        let values = ["Basic realm=\"a\"", "Bearer resource_metadata=\"https://h/x\""];
         let c = BearerChallenge::from_headers(&values).unwrap();
         assert_eq!(c.resource_metadata.as_deref(), Some("https://h/x"));
     }
 
     #[test]
     fn garbage_does_not_panic_or_invent_challenges() {
-        for junk in [
-            "",
-            ",,,",
-            "\"unterminated",
-            "=",
-            "Bearer =\"x\"",
-            "Bearer a=\"b",
-            "Bearer ,,, x=",
-            "ü ß",
-        ] {
+        for junk in ["", ",,,", "\"unterminated", "=", "Bearer =\"x\"", "Bearer a=\"b", "Bearer ,,, x=", "ü ß"] {
             let _ = parse(junk);
             let _ = BearerChallenge::from_headers(&[junk]);
         }
