@@ -115,6 +115,7 @@ impl Observer for DemoNarrator {
                 self.step("Refresh (rotating refresh token)");
                 describe_tokens(tokens);
             }
+            Event::WaitingForOtherSignIn { .. } => {}
             Event::StepUp { scope } => {
                 self.step(&format!(
                     "Step-up: signing in again for the union of scopes, adding {scope}"

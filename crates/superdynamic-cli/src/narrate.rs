@@ -56,6 +56,9 @@ impl Observer for Narrator {
             }
             Event::Refreshed { .. } => "Access token refreshed".to_string(),
             Event::StepUp { scope } => format!("Signing in again for scope: {scope}"),
+            Event::WaitingForOtherSignIn { server } => {
+                format!("Another superdynamic process is signing in to {server}; waiting for it to finish")
+            }
         };
         if !self.quiet || matches!(event, Event::AuthorizationUrl { .. }) {
             eprintln!("{line}");

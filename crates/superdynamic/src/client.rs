@@ -21,6 +21,8 @@ use url::Url;
 
 /// Sign-ins for more scope allowed within one operation (MCP 2025-11-25 §Step-Up Authorization Flow: retry limits).
 const MAX_STEP_UPS: u32 = 2;
+/// How long a refresh waits for another process's refresh of the same credential.
+const REFRESH_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Something worth telling the user while the flow runs. The CLI narrates these; a library user may log them.
 #[derive(Debug)]
@@ -54,6 +56,10 @@ pub enum Event<'a> {
     },
     StepUp {
         scope: &'a str,
+    },
+    /// Another process is signing in to this server; this one waits for its result.
+    WaitingForOtherSignIn {
+        server: &'a ResourceUri,
     },
 }
 
@@ -375,6 +381,10 @@ impl McpClient {
     async fn refresh_record(&self, record: &CredentialRecord, seen: &TokenSet) -> Result<TokenSet, Error> {
         let _single_flight = self.refresh_lock.lock().await;
         let store = &self.options.store;
+        // Across processes sharing the store: hold the lock around read, refresh and write, so a rotating
+        // refresh token is spent once; whoever waited then finds the new token below.
+        let lock_name = format!("refresh\n{}\n{}\n{}", record.profile, record.server, record.issuer);
+        let _cross_process = store.lock_named(&lock_name, REFRESH_LOCK_WAIT).await?;
         let current = store.load()?.find(&record.profile, &record.server, &record.issuer).cloned();
         let Some(current) = current else {
             return Err(self.not_signed_in());
@@ -529,7 +539,8 @@ impl McpClient {
             .or_else(|| clients.iter().find(|s| s.issuer.is_none()));
         if found.is_none() && self.options.pre_registered_only {
             // MCP 2026-07-28 §Authorization Server Binding: say so rather than use credentials elsewhere.
-            let configured: Vec<String> = clients.iter().filter_map(|s| s.issuer.as_ref().map(Issuer::to_string)).collect();
+            let configured: Vec<String> =
+                clients.iter().filter_map(|s| s.issuer.as_ref().map(Issuer::to_string)).collect();
             let found = issuer.to_string();
             return Err(RegistrationError::IssuerMismatch { configured: configured.join(", "), found }.into());
         }
@@ -650,6 +661,26 @@ impl McpClient {
             let reason = if step_up.is_some() { "more scope is needed" } else { "no valid token" };
             return Err(Error::SignInRequired { server: self.server.to_string(), reason: reason.into() });
         }
+        // One sign-in per server at a time: a second process waits for the first one's result instead of
+        // opening a second browser tab.
+        let lock_name = format!("sign-in\n{}\n{}", self.options.profile, self.server);
+        let store = &self.options.store;
+        let _sign_in = match store.try_lock_named(&lock_name)? {
+            Some(lock) => lock,
+            None => {
+                let started = now_unix();
+                self.observe(Event::WaitingForOtherSignIn { server: &self.server });
+                let wait = self.options.auth_timeout + Duration::from_secs(30);
+                let lock = store.lock_named(&lock_name, wait).await?;
+                if let Some(record) = self.credentials()?
+                    && record.updated_at >= started
+                    && record.tokens.as_ref().is_some_and(|t| covers(t, step_up))
+                {
+                    return Ok(record);
+                }
+                lock
+            }
+        };
         let discovery = self.discover(challenge).await?;
         let listener = self.bind_listener().await?;
         let redirect_uri = listener.redirect_uri().to_string();
@@ -750,9 +781,14 @@ impl McpClient {
         self.observe(Event::Registered { registration: &registration, reused: true });
         let scope = self.select_scope(&discovery, challenge, step_up);
         let client = self.token_client(&registration, &discovery.issuer)?;
-        let tokens =
-            token::client_credentials(&self.http, &metadata.token_endpoint, &client, scope.as_deref(), &discovery.resource)
-                .await?;
+        let tokens = token::client_credentials(
+            &self.http,
+            &metadata.token_endpoint,
+            &client,
+            scope.as_deref(),
+            &discovery.resource,
+        )
+        .await?;
         self.observe(Event::Authorized { tokens: &tokens });
         let record = CredentialRecord {
             profile: self.options.profile.clone(),
@@ -771,6 +807,12 @@ impl McpClient {
         })?;
         Ok(record)
     }
+}
+
+/// Whether `tokens` were granted every scope of `needed` (space-separated); no requirement is always covered.
+fn covers(tokens: &TokenSet, needed: Option<&str>) -> bool {
+    let granted = tokens.scopes();
+    needed.is_none_or(|n| n.split_whitespace().all(|s| granted.contains(&s)))
 }
 
 /// A port in 49152..=65535 derived from (profile, server) with FNV-1a: the same server gets the same redirect
@@ -838,6 +880,9 @@ mod identity_tests {
         reg.auth_method = TokenEndpointAuth::ClientSecretBasic;
         let issuer = Issuer::new("https://a.example");
         let err = c.token_client(&reg, &issuer).unwrap_err().to_string();
-        assert_eq!(err, "no client secret is configured for client 'c1'; pass it (for example --client-secret or --private-key)");
+        assert_eq!(
+            err,
+            "no client secret is configured for client 'c1'; pass it (for example --client-secret or --private-key)"
+        );
     }
 }

@@ -36,9 +36,12 @@ pub struct TokenSet {
 }
 
 impl TokenSet {
-    /// True when the access token is expired or within [`EXPIRY_SKEW`] of it.
+    /// True when the access token is expired or close to it: within [`EXPIRY_SKEW`], or a quarter of its
+    /// lifetime for short-lived tokens (so a 2-second token is not refreshed on every use).
     pub fn needs_refresh(&self, now: u64) -> bool {
-        self.expires_at.is_some_and(|t| now + EXPIRY_SKEW.as_secs() >= t)
+        let Some(expires_at) = self.expires_at else { return false };
+        let skew = (expires_at.saturating_sub(self.obtained_at) / 4).min(EXPIRY_SKEW.as_secs());
+        now + skew >= expires_at
     }
 
     pub fn scopes(&self) -> Vec<&str> {
@@ -246,6 +249,10 @@ mod tests {
         assert_eq!(t.expires_at, Some(4600));
         assert!(!t.needs_refresh(4000));
         assert!(t.needs_refresh(4541));
+        let short =
+            parse_token_response(br#"{"access_token":"a","token_type":"Bearer","expires_in":8}"#, None, 100).unwrap();
+        assert!(!short.needs_refresh(105), "a short token is used for most of its life");
+        assert!(short.needs_refresh(106));
         let s =
             parse_token_response(br#"{"access_token":"a","token_type":"Bearer","expires_in":"60"}"#, None, 0).unwrap();
         assert_eq!(s.expires_at, Some(60));

@@ -2,8 +2,10 @@
 //! holding the validated authorization server metadata, the client registration and the tokens.
 
 mod file;
+mod lock;
 
 pub use file::FileStore;
+pub use lock::NamedLock;
 
 use crate::discovery::AuthorizationServerMetadata;
 use crate::registration::ClientRegistration;
