@@ -52,10 +52,7 @@ impl QueryParams {
         if self.is_repeated(name) {
             return None;
         }
-        self.values
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     pub(crate) fn is_repeated(&self, name: &str) -> bool {
@@ -78,25 +75,15 @@ pub struct AuthorizeError {
 
 impl AuthorizeError {
     fn new(code: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            code,
-            description: description.into(),
-        }
+        Self { code, description: description.into() }
     }
 }
 
 /// A 302 to the client's redirect URI with `params` added to its query, plus
 /// `iss` (RFC 9207 §2: on every authorization response, errors included).
-pub(crate) fn redirect_to_client(
-    redirect_uri: &str,
-    issuer: &str,
-    params: &[(&str, &str)],
-) -> Response {
+pub(crate) fn redirect_to_client(redirect_uri: &str, issuer: &str, params: &[(&str, &str)]) -> Response {
     let Ok(mut url) = Url::parse(redirect_uri) else {
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The registered redirect URI cannot be parsed.",
-        );
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The registered redirect URI cannot be parsed.");
     };
     {
         let mut query = url.query_pairs_mut();
@@ -108,29 +95,15 @@ pub(crate) fn redirect_to_client(
     match HeaderValue::from_str(url.as_str()) {
         Ok(location) => (
             StatusCode::FOUND,
-            [
-                (header::LOCATION, location),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
+            [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         )
             .into_response(),
-        Err(_) => error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The redirect URI cannot be sent as a header.",
-        ),
+        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "The redirect URI cannot be sent as a header."),
     }
 }
 
-pub(crate) fn redirect_error(
-    redirect: &str,
-    issuer: &str,
-    state: Option<&str>,
-    error: &AuthorizeError,
-) -> Response {
-    let mut params = vec![
-        ("error", error.code),
-        ("error_description", error.description.as_str()),
-    ];
+pub(crate) fn redirect_error(redirect: &str, issuer: &str, state: Option<&str>, error: &AuthorizeError) -> Response {
+    let mut params = vec![("error", error.code), ("error_description", error.description.as_str())];
     if let Some(state) = state {
         params.push(("state", state));
     }
@@ -139,11 +112,7 @@ pub(crate) fn redirect_error(
 
 /// Issues a single-use code bound to everything in `grant` and redirects
 /// with it (OAuth 2.1 §4.1.2).
-pub(crate) fn issue_code_and_redirect(
-    state: &AuthServerState,
-    grant: &Grant,
-    client_state: Option<&str>,
-) -> Response {
+pub(crate) fn issue_code_and_redirect(state: &AuthServerState, grant: &Grant, client_state: Option<&str>) -> Response {
     let code = match random_token() {
         Ok(code) => code,
         Err(e) => {
@@ -156,10 +125,7 @@ pub(crate) fn issue_code_and_redirect(
             );
         }
     };
-    if let Err(e) = state
-        .store
-        .insert_code(&hash_secret(&code), grant, now() + CODE_LIFETIME_SECS)
-    {
+    if let Err(e) = state.store.insert_code(&hash_secret(&code), grant, now() + CODE_LIFETIME_SECS) {
         tracing::error!(error = %e, "could not store an authorization code");
         return redirect_error(
             &grant.redirect_uri,
@@ -176,23 +142,14 @@ pub(crate) fn issue_code_and_redirect(
     redirect_to_client(&grant.redirect_uri, &state.issuer, &params)
 }
 
-pub async fn authorize(
-    State(state): State<Arc<AuthServerState>>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn authorize(State(state): State<Arc<AuthServerState>>, RawQuery(query): RawQuery) -> Response {
     let Ok(params) = QueryParams::parse(query.as_deref().unwrap_or("")) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The authorization request's query string is malformed.",
-        );
+        return error_page(StatusCode::BAD_REQUEST, "The authorization request's query string is malformed.");
     };
 
     // 1. The client must be known before anything is sent anywhere.
     if params.is_repeated("client_id") {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "client_id was sent more than once.",
-        );
+        return error_page(StatusCode::BAD_REQUEST, "client_id was sent more than once.");
     }
     let Some(client_id) = params.get("client_id") else {
         return error_page(StatusCode::BAD_REQUEST, "The request has no client_id.");
@@ -200,27 +157,18 @@ pub async fn authorize(
     let client = match state.store.find_client(client_id) {
         Ok(Some(client)) => client,
         Ok(None) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The client_id is not registered with this server.",
-            );
+            return error_page(StatusCode::BAD_REQUEST, "The client_id is not registered with this server.");
         }
         Err(e) => {
             tracing::error!(error = %e, "client lookup failed");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The server could not look up the client.",
-            );
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The server could not look up the client.");
         }
     };
 
     // 2. The redirect URI must match a registered one (OAuth 2.1 §4.1.2.1:
     //    otherwise inform the user and do not redirect).
     if params.is_repeated("redirect_uri") {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "redirect_uri was sent more than once.",
-        );
+        return error_page(StatusCode::BAD_REQUEST, "redirect_uri was sent more than once.");
     }
     let registered = &client.metadata.redirect_uris;
     let (redirect, redirect_uri_sent) = match params.get("redirect_uri") {
@@ -236,6 +184,12 @@ pub async fn authorize(
         // OAuth 2.1 §2.3.2: may be omitted only if exactly one is registered.
         None => match registered.as_slice() {
             [only] => (only.clone(), false),
+            [] => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "The client registered no redirect URI, so it cannot use this authorization endpoint.",
+                );
+            }
             _ => {
                 return error_page(
                     StatusCode::BAD_REQUEST,
@@ -275,17 +229,11 @@ fn check_request(
         ));
     }
     if let Some(name) = params.first_repeated() {
-        return Err(AuthorizeError::new(
-            "invalid_request",
-            format!("parameter {name} was sent more than once"),
-        ));
+        return Err(AuthorizeError::new("invalid_request", format!("parameter {name} was sent more than once")));
     }
     match params.get("response_type") {
         None => {
-            return Err(AuthorizeError::new(
-                "invalid_request",
-                "response_type is required",
-            ));
+            return Err(AuthorizeError::new("invalid_request", "response_type is required"));
         }
         Some("code") => {}
         Some(other) => {
@@ -304,10 +252,7 @@ fn check_request(
 
     // PKCE is mandatory and S256 only (OAuth 2.1 §4.1.1, MCP 2025-11-25 §PKCE).
     let Some(challenge) = params.get("code_challenge") else {
-        return Err(AuthorizeError::new(
-            "invalid_request",
-            "code_challenge is required (PKCE, RFC 7636)",
-        ));
+        return Err(AuthorizeError::new("invalid_request", "code_challenge is required (PKCE, RFC 7636)"));
     };
     match params.get("code_challenge_method") {
         Some(pkce::S256) => {}
@@ -334,8 +279,7 @@ fn check_request(
     let scope = ScopeSet::parse(params.get("scope").unwrap_or(DEFAULT_SCOPE))
         .map_err(|e| AuthorizeError::new("invalid_scope", e.to_string()))?;
     let scope = if scope.is_empty() {
-        ScopeSet::parse(DEFAULT_SCOPE)
-            .map_err(|e| AuthorizeError::new("invalid_scope", e.to_string()))?
+        ScopeSet::parse(DEFAULT_SCOPE).map_err(|e| AuthorizeError::new("invalid_scope", e.to_string()))?
     } else {
         scope
     };
@@ -346,10 +290,7 @@ fn check_request(
     {
         return Err(AuthorizeError::new(
             "invalid_target",
-            format!(
-                "unknown resource {resource:?}; this server protects {}",
-                state.resource
-            ),
+            format!("unknown resource {resource:?}; this server protects {}", state.resource),
         ));
     }
 

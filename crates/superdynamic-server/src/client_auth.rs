@@ -34,8 +34,7 @@ fn parse_basic(value: &str) -> Option<(String, String)> {
 
 /// application/x-www-form-urlencoded decoding of one component.
 fn form_decode(component: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(&format!("v={component}")).ok()?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={component}")).ok()?;
     match pairs.as_slice() {
         [(_, v)] => Some(v.clone()),
         [] => Some(String::new()),
@@ -50,10 +49,7 @@ pub fn authenticate(
     form: &QueryParams,
 ) -> Result<RegisteredClient, TokenError> {
     let basic_tried = authorization.is_some();
-    let invalid_client = |msg: &str| TokenError::InvalidClient {
-        description: msg.to_owned(),
-        basic_tried,
-    };
+    let invalid_client = |msg: &str| TokenError::InvalidClient { description: msg.to_owned(), basic_tried };
 
     let presented = match (authorization, form.get("client_secret")) {
         // RFC 6749 §2.3: one method per request.
@@ -64,9 +60,7 @@ pub fn authenticate(
         }
         (Some(header), None) => {
             let (client_id, secret) = parse_basic(header).ok_or_else(|| {
-                invalid_client(
-                    "the Authorization header is not valid HTTP Basic client authentication",
-                )
+                invalid_client("the Authorization header is not valid HTTP Basic client authentication")
             })?;
             if form.get("client_id").is_some_and(|id| id != client_id) {
                 return Err(TokenError::InvalidRequest(
@@ -78,9 +72,7 @@ pub fn authenticate(
         (None, Some(secret)) => Presented::Post {
             client_id: form
                 .get("client_id")
-                .ok_or_else(|| {
-                    TokenError::InvalidRequest("client_secret was sent without client_id".into())
-                })?
+                .ok_or_else(|| TokenError::InvalidRequest("client_secret was sent without client_id".into()))?
                 .to_owned(),
             secret: secret.to_owned(),
         },
@@ -93,9 +85,9 @@ pub fn authenticate(
     };
 
     let client_id = match &presented {
-        Presented::Basic { client_id, .. }
-        | Presented::Post { client_id, .. }
-        | Presented::IdOnly { client_id } => client_id,
+        Presented::Basic { client_id, .. } | Presented::Post { client_id, .. } | Presented::IdOnly { client_id } => {
+            client_id
+        }
     };
     let client = store
         .find_client(client_id)
@@ -123,15 +115,8 @@ pub fn authenticate(
             ));
         }
     };
-    let ok = client
-        .secret_hash
-        .as_deref()
-        .is_some_and(|stored| hashes_equal(&hash_secret(secret), stored));
-    if ok {
-        Ok(client)
-    } else {
-        Err(invalid_client("client authentication failed"))
-    }
+    let ok = client.secret_hash.as_deref().is_some_and(|stored| hashes_equal(&hash_secret(secret), stored));
+    if ok { Ok(client) } else { Err(invalid_client("client authentication failed")) }
 }
 
 #[cfg(test)]
@@ -145,9 +130,6 @@ mod tests {
         assert_eq!(parse_basic(&header), Some(("a b".into(), "s:+%".into())));
         assert_eq!(parse_basic("Bearer xyz"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
-        assert_eq!(
-            parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))),
-            None
-        );
+        assert_eq!(parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))), None);
     }
 }

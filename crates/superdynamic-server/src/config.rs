@@ -37,6 +37,12 @@ pub struct ServerConfig {
     /// resource scope. For conformance suites and local experiments only:
     /// [`crate::start`] refuses it unless `bind` is a loopback address.
     pub no_auth: bool,
+    /// RFC 8628 minimum polling interval for device codes (default 5 s).
+    /// Enforced to the millisecond; advertised as `interval` in whole
+    /// seconds, rounded up. Each `slow_down` adds 5 s for that device code.
+    pub device_poll_interval: Duration,
+    /// Lifetime of device and user codes (default 600 s; whole seconds).
+    pub device_code_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +57,8 @@ impl Default for ServerConfig {
             files_dir: None,
             demo_user: "demo-user".to_owned(),
             no_auth: false,
+            device_poll_interval: Duration::from_secs(5),
+            device_code_ttl: Duration::from_secs(600),
         }
     }
 }

@@ -31,10 +31,7 @@ pub(crate) fn show(
     client_state: Option<&str>,
 ) -> Response {
     let (Ok(consent_id), Ok(csrf_token)) = (random_token(), random_token()) else {
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The server could not create a consent request.",
-        );
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The server could not create a consent request.");
     };
     let pending = PendingConsent {
         csrf_hash: hash_secret(&csrf_token),
@@ -42,15 +39,9 @@ pub(crate) fn show(
         state: client_state.map(str::to_owned),
         expires_at: now() + CONSENT_LIFETIME_SECS,
     };
-    if let Err(e) = state
-        .store
-        .insert_pending_consent(&hash_secret(&consent_id), &pending)
-    {
+    if let Err(e) = state.store.insert_pending_consent(&hash_secret(&consent_id), &pending) {
         tracing::error!(error = %e, "could not store a pending consent");
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The server could not store the consent request.",
-        );
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The server could not store the consent request.");
     }
 
     let grant = &pending.grant;
@@ -64,11 +55,7 @@ pub(crate) fn show(
             })
         })
         .unwrap_or_else(|| grant.redirect_uri.clone());
-    let client_name = client
-        .metadata
-        .client_name
-        .as_deref()
-        .unwrap_or("An unnamed application");
+    let client_name = client.metadata.client_name.as_deref().unwrap_or("An unnamed application");
     let view = ConsentView {
         client_name,
         redirect_host: &redirect_host,
@@ -78,13 +65,8 @@ pub(crate) fn show(
         csrf_token: &csrf_token,
         subject: &grant.subject,
     };
-    let secure = if state.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie =
-        format!("{CSRF_COOKIE}={csrf_token}; Path=/authorize; HttpOnly; SameSite=Strict{secure}");
+    let secure = if state.issuer.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{CSRF_COOKIE}={csrf_token}; Path=/authorize; HttpOnly; SameSite=Strict{secure}");
     let mut response = Html(consent_page(&view)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -92,7 +74,7 @@ pub(crate) fn show(
     with_page_headers(response)
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -104,42 +86,25 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// `POST /authorize/decision` with `consent_id`, `csrf_token`, `decision`.
-pub async fn decide(
-    State(state): State<Arc<AuthServerState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form = std::str::from_utf8(&body)
-        .ok()
-        .and_then(|b| QueryParams::parse(b).ok());
+pub async fn decide(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = std::str::from_utf8(&body).ok().and_then(|b| QueryParams::parse(b).ok());
     let Some(form) = form else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The consent form could not be read.",
-        );
+        return error_page(StatusCode::BAD_REQUEST, "The consent form could not be read.");
     };
-    let (Some(consent_id), Some(csrf_token), Some(decision)) = (
-        form.get("consent_id"),
-        form.get("csrf_token"),
-        form.get("decision"),
-    ) else {
+    let (Some(consent_id), Some(csrf_token), Some(decision)) =
+        (form.get("consent_id"), form.get("csrf_token"), form.get("decision"))
+    else {
         return error_page(StatusCode::BAD_REQUEST, "The consent form is incomplete.");
     };
 
     let pending = match state.store.take_pending_consent(&hash_secret(consent_id)) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "This consent request is unknown or was already answered.",
-            );
+            return error_page(StatusCode::BAD_REQUEST, "This consent request is unknown or was already answered.");
         }
         Err(e) => {
             tracing::error!(error = %e, "pending consent lookup failed");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The server could not load the consent request.",
-            );
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The server could not load the consent request.");
         }
     };
     // CSRF: the token in the form must be the one bound to this request, and
@@ -153,10 +118,7 @@ pub async fn decide(
         );
     }
     if pending.expires_at < now() {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "This consent request has expired; start again.",
-        );
+        return error_page(StatusCode::BAD_REQUEST, "This consent request has expired; start again.");
     }
 
     match decision {
@@ -167,10 +129,7 @@ pub async fn decide(
                 &pending.grant.redirect_uri,
                 &state.issuer,
                 pending.state.as_deref(),
-                &AuthorizeError {
-                    code: "access_denied",
-                    description: "the user denied the request".into(),
-                },
+                &AuthorizeError { code: "access_denied", description: "the user denied the request".into() },
             )
         }
     }

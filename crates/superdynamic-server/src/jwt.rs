@@ -35,11 +35,7 @@ impl AccessClaims {
     }
 
     pub fn scopes(&self) -> Vec<String> {
-        self.scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
+        self.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
     }
 }
 
@@ -82,15 +78,11 @@ impl TokenVerifier {
     pub fn new(issuer: &str, audience: &str, jwks: &Jwks) -> Result<Self, TokenError> {
         let mut keys = HashMap::new();
         for jwk in &jwks.keys {
-            let key = DecodingKey::from_ec_components(&jwk.x, &jwk.y)
-                .map_err(|e| TokenError::Invalid(e.to_string()))?;
+            let key =
+                DecodingKey::from_ec_components(&jwk.x, &jwk.y).map_err(|e| TokenError::Invalid(e.to_string()))?;
             keys.insert(jwk.kid.clone(), key);
         }
-        Ok(Self {
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
-            keys,
-        })
+        Ok(Self { issuer: issuer.to_owned(), audience: audience.to_owned(), keys })
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
@@ -99,35 +91,31 @@ impl TokenVerifier {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         // RFC 9068 §4: reject tokens whose typ is not at+jwt (stops ID tokens
         // or other JWTs from this issuer being replayed as access tokens).
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
-        });
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
         if !typ_ok {
             return Err(TokenError::WrongType);
         }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.get(kid))
-            .ok_or(TokenError::UnknownKey)?;
+        let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::ES256);
         validation.leeway = 0;
         validation.set_issuer(&[&self.issuer]);
         // MCP 2025-06-18 §Token Audience Binding: aud must be this resource.
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
                 ErrorKind::InvalidAudience => TokenError::WrongAudience,
-                ErrorKind::InvalidToken
-                | ErrorKind::Base64(_)
-                | ErrorKind::Json(_)
-                | ErrorKind::Utf8(_) => TokenError::Malformed,
+                ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
+                    TokenError::Malformed
+                }
                 _ => TokenError::Invalid(e.to_string()),
-            })
+            }
+        })
     }
 }
 

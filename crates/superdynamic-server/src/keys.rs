@@ -53,9 +53,7 @@ pub struct SigningKey {
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print private key material.
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish()
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish()
     }
 }
 
@@ -66,8 +64,8 @@ impl SigningKey {
             return Self::from_pkcs8(&pkcs8);
         }
         let rng = SystemRandom::new();
-        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| KeyError::Generate)?;
+        let doc =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| KeyError::Generate)?;
         let key = Self::from_pkcs8(doc.as_ref())?;
         store.insert_signing_key(&key.kid, doc.as_ref())?;
         tracing::info!(kid = %key.kid, "generated a new ES256 signing key");
@@ -75,12 +73,8 @@ impl SigningKey {
     }
 
     fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
-        let pair = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            pkcs8,
-            &SystemRandom::new(),
-        )
-        .map_err(|_| KeyError::InvalidStoredKey)?;
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
+            .map_err(|_| KeyError::InvalidStoredKey)?;
         // Uncompressed SEC1 point: 0x04 || X (32 bytes) || Y (32 bytes).
         let point = pair.public_key().as_ref();
         if point.len() != 65 || point[0] != 0x04 {
@@ -105,9 +99,7 @@ impl SigningKey {
     }
 
     pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![self.public_jwk.clone()],
-        }
+        Jwks { keys: vec![self.public_jwk.clone()] }
     }
 }
 
@@ -128,9 +120,6 @@ mod tests {
         let again = SigningKey::load_or_generate(&store).unwrap();
         assert_eq!(first.public_jwk, again.public_jwk);
         assert_eq!(first.public_jwk.kty, "EC");
-        assert_eq!(
-            URL_SAFE_NO_PAD.decode(&first.public_jwk.x).unwrap().len(),
-            32
-        );
+        assert_eq!(URL_SAFE_NO_PAD.decode(&first.public_jwk.x).unwrap().len(), 32);
     }
 }

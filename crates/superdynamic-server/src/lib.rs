@@ -5,7 +5,9 @@
 //!
 //! - authorization server: RFC 8414 / OIDC discovery, RFC 7591 registration,
 //!   `/authorize` (PKCE S256, RFC 8707 `resource`, RFC 9207 `iss`, consent
-//!   page), `/token` (code + rotating refresh tokens), `/jwks.json`;
+//!   page), `/token` (code, rotating refresh tokens, RFC 8628 device code),
+//!   `/revoke` (RFC 7009), `/device_authorization` + the `/device`
+//!   verification pages (RFC 8628), `/jwks.json`;
 //! - resource server: RFC 9728 metadata and `/mcp` (Streamable HTTP via
 //!   rmcp) behind bearer-token checks, with four demo tools. `/mcp` speaks
 //!   both MCP generations: the 2025-11-25 `initialize`/session lifecycle and
@@ -32,6 +34,7 @@ mod authorize;
 mod client_auth;
 mod config;
 mod consent;
+mod device;
 mod jwt;
 mod keys;
 mod metadata;
@@ -40,6 +43,7 @@ mod pkce;
 mod redirect_uri;
 mod registration;
 mod resource;
+mod revocation;
 mod scope;
 mod secrets;
 mod server;

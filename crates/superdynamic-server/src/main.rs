@@ -12,8 +12,10 @@ use url::Url;
 /// Reference OAuth 2.1 authorization server and MCP resource server.
 ///
 /// Serves RFC 8414/9728 metadata, dynamic client registration, /authorize
-/// (PKCE S256, consent page), /token, /jwks.json and the MCP endpoint /mcp
-/// with the tools get_weather, list_files, read_file and get_user_profile.
+/// (PKCE S256, consent page), /token, /revoke (RFC 7009), the device flow
+/// (/device_authorization and the /device page, RFC 8628), /jwks.json and the
+/// MCP endpoint /mcp with the tools get_weather, list_files, read_file and
+/// get_user_profile.
 #[derive(Debug, Parser)]
 #[command(name = "superdynamic-server", version)]
 struct Args {
@@ -129,10 +131,7 @@ async fn main() -> anyhow::Result<()> {
         ..ServerConfig::default()
     };
     let server = start(config).await.context("starting the server")?;
-    eprintln!(
-        "superdynamic-server: issuer {}",
-        server.base_url().as_str().trim_end_matches('/')
-    );
+    eprintln!("superdynamic-server: issuer {}", server.base_url().as_str().trim_end_matches('/'));
     eprintln!("superdynamic-server: MCP endpoint {}", server.mcp_url());
 
     wait_for_stop_signal().await?;

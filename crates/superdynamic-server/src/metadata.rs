@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::resource::ResourceState;
 use crate::scope::{ALL_SCOPES, RESOURCE_SCOPES};
 use crate::server::AuthServerState;
+use crate::token::DEVICE_CODE_GRANT;
 
 /// RFC 8414 §2 (also served as OIDC Discovery: MCP 2025-11-25 lets clients
 /// try either). `issuer` has no trailing slash and is the exact string put in
@@ -21,11 +22,16 @@ pub async fn authorization_server(State(state): State<Arc<AuthServerState>>) -> 
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "registration_endpoint": format!("{issuer}/register"),
+        // RFC 7009 (metadata names from RFC 8414 §2).
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        // RFC 8628 §4.
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "jwks_uri": format!("{issuer}/jwks.json"),
         "scopes_supported": ALL_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT],
         "code_challenge_methods_supported": [crate::pkce::S256],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         // RFC 9207 §3: we send `iss` on every authorization response.

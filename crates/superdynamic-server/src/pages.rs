@@ -28,16 +28,11 @@ pub fn with_page_headers(mut response: Response) -> Response {
         header::CONTENT_SECURITY_POLICY,
         // No form-action: browsers apply it to the redirect that follows the
         // form post, which goes to the client's redirect URI.
-        HeaderValue::from_static(
-            "frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'",
-        ),
+        HeaderValue::from_static("frame-ancestors 'none'; default-src 'none'; style-src 'unsafe-inline'"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
 
@@ -78,13 +73,7 @@ pub fn consent_page(view: &ConsentView<'_>) -> String {
     let scopes: String = view
         .scopes
         .iter()
-        .map(|(scope, words)| {
-            format!(
-                "<li>{} <small>(<code>{}</code>)</small></li>",
-                escape(words),
-                escape(scope)
-            )
-        })
+        .map(|(scope, words)| format!("<li>{} <small>(<code>{}</code>)</small></li>", escape(words), escape(scope)))
         .collect();
     let body = format!(
         "<h1>Allow access?</h1>\
@@ -108,15 +97,70 @@ pub fn consent_page(view: &ConsentView<'_>) -> String {
     layout("Allow access?", &body)
 }
 
+/// A short page with a heading and one paragraph (device flow results).
+pub fn info_page(title: &str, message: &str) -> String {
+    layout(title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)))
+}
+
+/// The device verification page (RFC 8628 §3.3): enter the user code.
+pub fn device_entry_page(prefill: &str, error: Option<&str>) -> String {
+    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\"><strong>{}</strong></p>", escape(e)));
+    let body = format!(
+        "<h1>Connect a device</h1>{error}\
+<p>Enter the code shown on your device.</p>\
+<form method=\"post\" action=\"/device\">\
+<label for=\"user_code\">Code</label> \
+<input id=\"user_code\" name=\"user_code\" value=\"{prefill}\" autocomplete=\"off\" autocapitalize=\"characters\" \
+spellcheck=\"false\" placeholder=\"XXXX-XXXX\" size=\"10\"> \
+<button type=\"submit\">Continue</button>\
+</form>",
+        error = error.unwrap_or_default(),
+        prefill = escape(prefill),
+    );
+    layout("Connect a device", &body)
+}
+
+/// What the device consent page shows and posts back.
+pub struct DeviceConsentView<'a> {
+    pub client_name: &'a str,
+    pub user_code: &'a str,
+    pub scopes: Vec<(&'a str, &'static str)>,
+    pub csrf_token: &'a str,
+    pub subject: &'a str,
+}
+
+pub fn device_consent_page(view: &DeviceConsentView<'_>) -> String {
+    let scopes: String = view
+        .scopes
+        .iter()
+        .map(|(scope, words)| format!("<li>{} <small>(<code>{}</code>)</small></li>", escape(words), escape(scope)))
+        .collect();
+    let body = format!(
+        "<h1>Allow a device?</h1>\
+<p><strong>{client}</strong> wants to access your account <code>{subject}</code> from a device showing the code \
+<span class=\"host\">{code}</span>.</p>\
+<p>Only approve if you started this yourself and your device shows this exact code.</p>\
+<p>It asks to:</p><ul>{scopes}</ul>\
+<form method=\"post\" action=\"/device/decision\">\
+<input type=\"hidden\" name=\"user_code\" value=\"{code}\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
+</form>",
+        client = escape(view.client_name),
+        subject = escape(view.subject),
+        code = escape(view.user_code),
+        csrf = escape(view.csrf_token),
+    );
+    layout("Allow a device?", &body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(
-            escape(r#"<script>"x"&'y'</script>"#),
-            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;"
-        );
+        assert_eq!(escape(r#"<script>"x"&'y'</script>"#), "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;");
     }
 }

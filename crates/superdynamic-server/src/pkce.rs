@@ -11,9 +11,7 @@ pub const S256: &str = "S256";
 /// Verifiers and challenges share this shape.
 pub fn is_well_formed(value: &str) -> bool {
     (43..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
+        && value.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))).
@@ -42,10 +40,7 @@ mod tests {
 
     #[test]
     fn wrong_or_malformed_verifier_is_refused() {
-        assert!(!verify_s256(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
-            CHALLENGE
-        ));
+        assert!(!verify_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", CHALLENGE));
         // The challenge itself is not a verifier for itself.
         assert!(!verify_s256(CHALLENGE, CHALLENGE));
         // Too short.

@@ -9,9 +9,7 @@ pub enum RedirectUriError {
     NotAbsolute(String),
     #[error("redirect URI {0:?} has a fragment, which OAuth forbids (RFC 6749 §3.1.2)")]
     HasFragment(String),
-    #[error(
-        "redirect URI {0:?} must use https, or http on a loopback host (127.0.0.1, [::1], localhost)"
-    )]
+    #[error("redirect URI {0:?} must use https, or http on a loopback host (127.0.0.1, [::1], localhost)")]
     InsecureScheme(String),
     #[error("redirect URI {0:?} carries user credentials")]
     HasUserinfo(String),
@@ -95,22 +93,13 @@ mod tests {
 
     #[test]
     fn registration_rejects_the_rest() {
-        assert!(matches!(
-            validate_for_registration("http://example.com/cb"),
-            Err(RedirectUriError::InsecureScheme(_))
-        ));
+        assert!(matches!(validate_for_registration("http://example.com/cb"), Err(RedirectUriError::InsecureScheme(_))));
         assert!(matches!(
             validate_for_registration("https://app.example.com/cb#frag"),
             Err(RedirectUriError::HasFragment(_))
         ));
-        assert!(matches!(
-            validate_for_registration("/relative/cb"),
-            Err(RedirectUriError::NotAbsolute(_))
-        ));
-        assert!(matches!(
-            validate_for_registration("javascript:alert(1)"),
-            Err(RedirectUriError::InsecureScheme(_))
-        ));
+        assert!(matches!(validate_for_registration("/relative/cb"), Err(RedirectUriError::NotAbsolute(_))));
+        assert!(matches!(validate_for_registration("javascript:alert(1)"), Err(RedirectUriError::InsecureScheme(_))));
         assert!(matches!(
             validate_for_registration("http://localhost.evil.com/cb"),
             Err(RedirectUriError::InsecureScheme(_))
@@ -120,10 +109,7 @@ mod tests {
     #[test]
     fn exact_match() {
         let r = regs(&["https://app.example.com/cb"]);
-        assert_eq!(
-            find_match("https://app.example.com/cb", &r),
-            Some("https://app.example.com/cb")
-        );
+        assert_eq!(find_match("https://app.example.com/cb", &r), Some("https://app.example.com/cb"));
         assert_eq!(find_match("https://app.example.com/cb/", &r), None);
         assert_eq!(find_match("https://app.example.com/CB", &r), None);
         assert_eq!(find_match("https://app.example.com/cb?x=1", &r), None);
@@ -133,14 +119,8 @@ mod tests {
     #[test]
     fn loopback_any_port_but_same_host_path_and_query() {
         let r = regs(&["http://127.0.0.1/cb", "http://localhost:3000/callback"]);
-        assert_eq!(
-            find_match("http://127.0.0.1:53127/cb", &r),
-            Some("http://127.0.0.1/cb")
-        );
-        assert_eq!(
-            find_match("http://localhost:9999/callback", &r),
-            Some("http://localhost:3000/callback")
-        );
+        assert_eq!(find_match("http://127.0.0.1:53127/cb", &r), Some("http://127.0.0.1/cb"));
+        assert_eq!(find_match("http://localhost:9999/callback", &r), Some("http://localhost:3000/callback"));
         assert_eq!(find_match("http://127.0.0.1:53127/other", &r), None);
         assert_eq!(find_match("http://[::1]:53127/cb", &r), None);
         assert_eq!(find_match("http://127.0.0.1:53127/cb?x=1", &r), None);

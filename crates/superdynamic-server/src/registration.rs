@@ -15,6 +15,7 @@ use crate::scope::ScopeSet;
 use crate::secrets::{hash_secret, random_token};
 use crate::server::AuthServerState;
 use crate::storage::{RegisteredClient, now};
+use crate::token::DEVICE_CODE_GRANT;
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,22 +107,23 @@ impl IntoResponse for RegistrationError {
 }
 
 fn no_store_headers() -> [(header::HeaderName, &'static str); 2] {
-    [
-        (header::CACHE_CONTROL, "no-store"),
-        (header::PRAGMA, "no-cache"),
-    ]
+    [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")]
 }
 
-const KNOWN_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
+const KNOWN_GRANTS: [&str; 3] = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT];
 
 fn validate(req: RegistrationRequest) -> Result<ClientMetadata, RegistrationError> {
     use RegistrationError::{InvalidClientMetadata as Meta, InvalidRedirectUri as Redirect};
 
+    // RFC 7591 §2: grant_types defaults to authorization_code.
+    let grant_types = req.grant_types.unwrap_or_else(|| vec!["authorization_code".into()]);
+    let uses_code = grant_types.iter().any(|g| g == "authorization_code");
+
+    // Redirect URIs are needed by the authorization code grant only; a
+    // device-only client (RFC 8628) may register none.
     let redirect_uris = req.redirect_uris.unwrap_or_default();
-    if redirect_uris.is_empty() {
-        return Err(Redirect(
-            "redirect_uris is required and must list at least one URI".into(),
-        ));
+    if redirect_uris.is_empty() && uses_code {
+        return Err(Redirect("redirect_uris is required and must list at least one URI".into()));
     }
     for uri in &redirect_uris {
         validate_for_registration(uri).map_err(|e: RedirectUriError| Redirect(e.to_string()))?;
@@ -139,29 +141,26 @@ fn validate(req: RegistrationRequest) -> Result<ClientMetadata, RegistrationErro
         }
     };
 
-    // RFC 7591 §2: grant_types defaults to authorization_code.
-    let grant_types = req
-        .grant_types
-        .unwrap_or_else(|| vec!["authorization_code".into()]);
-    if let Some(unknown) = grant_types
-        .iter()
-        .find(|g| !KNOWN_GRANTS.contains(&g.as_str()))
-    {
+    if let Some(unknown) = grant_types.iter().find(|g| !KNOWN_GRANTS.contains(&g.as_str())) {
         return Err(Meta(format!(
-            "grant type {unknown:?} is not supported; supported: authorization_code, refresh_token"
+            "grant type {unknown:?} is not supported; supported: authorization_code, refresh_token, {DEVICE_CODE_GRANT}"
         )));
     }
-    if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(Meta(
-            "grant_types must include authorization_code, the only way to obtain tokens here"
-                .into(),
-        ));
+    if !uses_code && !grant_types.iter().any(|g| g == DEVICE_CODE_GRANT) {
+        return Err(Meta(format!(
+            "grant_types must include authorization_code or {DEVICE_CODE_GRANT}, the only ways to obtain tokens here"
+        )));
     }
 
-    let response_types = req.response_types.unwrap_or_else(|| vec!["code".into()]);
-    if response_types != ["code"] {
+    // RFC 7591 §2.1: response types must match the grant types: "code" with
+    // the authorization code grant, none without it.
+    let response_types = req.response_types.unwrap_or_else(|| if uses_code { vec!["code".into()] } else { Vec::new() });
+    if uses_code && response_types != ["code"] {
+        return Err(Meta(format!("response_types must be [\"code\"], got {response_types:?}")));
+    }
+    if !uses_code && !response_types.is_empty() {
         return Err(Meta(format!(
-            "response_types must be [\"code\"], got {response_types:?}"
+            "response_types must be empty without the authorization_code grant, got {response_types:?}"
         )));
     }
 
@@ -172,9 +171,7 @@ fn validate(req: RegistrationRequest) -> Result<ClientMetadata, RegistrationErro
         && app != "native"
         && app != "web"
     {
-        return Err(Meta(format!(
-            "application_type {app:?} is not supported; use native or web"
-        )));
+        return Err(Meta(format!("application_type {app:?} is not supported; use native or web")));
     }
 
     Ok(ClientMetadata {
@@ -200,23 +197,14 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RegistrationError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if !content_type
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    if !content_type.trim_start().to_ascii_lowercase().starts_with("application/json") {
         return Err(RegistrationError::InvalidClientMetadata(format!(
             "the registration request must be application/json, not {content_type:?}"
         )));
     }
     let request: RegistrationRequest = serde_json::from_slice(&body).map_err(|e| {
-        RegistrationError::InvalidClientMetadata(format!(
-            "the body is not valid client metadata JSON: {e}"
-        ))
+        RegistrationError::InvalidClientMetadata(format!("the body is not valid client metadata JSON: {e}"))
     })?;
     let metadata = validate(request)?;
 

@@ -6,7 +6,8 @@
 //!   (RFC 6750 §3.1: no error code when no credentials were sent);
 //! - a Bearer header that is malformed (no token, not token68, repeated
 //!   header) or a token in the query string → 400 `invalid_request`;
-//! - bad signature / expired / wrong issuer / wrong audience → 401 `invalid_token`;
+//! - bad signature / expired / wrong issuer / wrong audience / revoked
+//!   (RFC 7009, by `jti`) → 401 `invalid_token`;
 //! - `tools/call` of a tool whose scope the token lacks → 403 `insufficient_scope`.
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::jwt::{AccessClaims, TokenVerifier};
+use crate::revocation::RevokedAccessTokens;
 use crate::scope::DEFAULT_SCOPE;
 
 /// The subject tools see when the server runs with `no_auth`.
@@ -37,6 +39,8 @@ pub struct ResourceState {
     /// Where the RFC 9728 document lives, for `resource_metadata=`.
     pub resource_metadata_url: String,
     pub verifier: TokenVerifier,
+    /// Access tokens revoked at `/revoke` (shared with the authorization server).
+    revoked: Arc<RevokedAccessTokens>,
     /// MCP session id → subject that created it (SBP §Session Hijacking:
     /// a session is only usable with tokens of the same user).
     sessions: Mutex<HashMap<String, String>>,
@@ -48,14 +52,9 @@ impl ResourceState {
         resource: String,
         resource_metadata_url: String,
         verifier: TokenVerifier,
+        revoked: Arc<RevokedAccessTokens>,
     ) -> Self {
-        Self {
-            issuer,
-            resource,
-            resource_metadata_url,
-            verifier,
-            sessions: Mutex::new(HashMap::new()),
-        }
+        Self { issuer, resource, resource_metadata_url, verifier, revoked, sessions: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -68,9 +67,7 @@ enum Rejection {
     Malformed(&'static str),
     #[error("{0}")]
     InvalidToken(String),
-    #[error(
-        "the tool {tool:?} requires the scope {scope:?}, which this access token does not grant"
-    )]
+    #[error("the tool {tool:?} requires the scope {scope:?}, which this access token does not grant")]
     InsufficientScope { tool: String, scope: &'static str },
     #[error("the request body exceeds {MAX_MCP_BODY} bytes")]
     TooLarge,
@@ -83,13 +80,7 @@ fn quoted(value: &str) -> String {
     value
         .chars()
         .filter(|c| !c.is_control())
-        .map(|c| {
-            if c == '"' || c == '\\' {
-                format!("\\{c}")
-            } else {
-                c.to_string()
-            }
-        })
+        .map(|c| if c == '"' || c == '\\' { format!("\\{c}") } else { c.to_string() })
         .collect()
 }
 
@@ -101,9 +92,7 @@ impl Rejection {
             Self::NoToken => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
-                Some(format!(
-                    r#"Bearer resource_metadata="{meta}", scope="{DEFAULT_SCOPE}""#
-                )),
+                Some(format!(r#"Bearer resource_metadata="{meta}", scope="{DEFAULT_SCOPE}""#)),
             ),
             Self::Malformed(_) => (
                 StatusCode::BAD_REQUEST,
@@ -139,9 +128,7 @@ impl Rejection {
         }
         let mut response = (status, Json(body)).into_response();
         if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge);
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }
@@ -156,9 +143,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     if values.next().is_some() {
         return Err(Rejection::Malformed("more than one Authorization header"));
     }
-    let value = value
-        .to_str()
-        .map_err(|_| Rejection::Malformed("the Authorization header is not valid text"))?;
+    let value = value.to_str().map_err(|_| Rejection::Malformed("the Authorization header is not valid text"))?;
     let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Rejection::NoToken);
@@ -167,13 +152,9 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     let body = token.trim_end_matches('=');
     let well_formed = !body.is_empty()
-        && body.bytes().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
+        && body.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
     if !well_formed {
-        return Err(Rejection::Malformed(
-            "the Authorization header must be 'Bearer <token>' with a token68 value",
-        ));
+        return Err(Rejection::Malformed("the Authorization header must be 'Bearer <token>' with a token68 value"));
     }
     Ok(token)
 }
@@ -194,19 +175,11 @@ fn missing_scope(message: &Value, claims: &AccessClaims) -> Option<(String, &'st
 
 /// Axum middleware guarding `/mcp`. Valid claims are put in the request
 /// extensions, which rmcp hands to tool handlers inside `http::request::Parts`.
-pub async fn require_bearer(
-    State(rs): State<Arc<ResourceState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn require_bearer(State(rs): State<Arc<ResourceState>>, request: Request, next: Next) -> Response {
     match check(&rs, request).await {
         Ok((request, claims)) => {
             let is_delete = request.method() == Method::DELETE;
-            let session = request
-                .headers()
-                .get(SESSION_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let session = request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let response = next.run(request).await;
             remember_session(&rs, &response, session, is_delete, &claims);
             response
@@ -221,40 +194,24 @@ pub async fn require_bearer(
 async fn check(rs: &ResourceState, request: Request) -> Result<(Request, AccessClaims), Rejection> {
     let (mut parts, body) = request.into_parts();
     // RFC 6750 §2.3 query tokens are not supported (and MCP forbids them).
-    if parts
-        .uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")))
-    {
-        return Err(Rejection::Malformed(
-            "access tokens are accepted only in the Authorization header",
-        ));
+    if parts.uri.query().is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token="))) {
+        return Err(Rejection::Malformed("access tokens are accepted only in the Authorization header"));
     }
     let token = bearer_token(&parts.headers)?;
-    let claims = rs
-        .verifier
-        .verify(token)
-        .map_err(|e| Rejection::InvalidToken(e.to_string()))?;
+    let claims = rs.verifier.verify(token).map_err(|e| Rejection::InvalidToken(e.to_string()))?;
+    if rs.revoked.contains(&claims.jti) {
+        return Err(Rejection::InvalidToken("the token has been revoked".into()));
+    }
 
-    if let Some(session) = parts
-        .headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-    {
-        let owner = rs
-            .sessions
-            .lock()
-            .ok()
-            .and_then(|s| s.get(session).cloned());
+    if let Some(session) = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        let owner = rs.sessions.lock().ok().and_then(|s| s.get(session).cloned());
         if owner.is_some_and(|sub| sub != claims.sub) {
             return Err(Rejection::ForeignSession);
         }
     }
 
     let body = if parts.method == Method::POST {
-        let bytes: Bytes = axum::body::to_bytes(body, MAX_MCP_BODY)
-            .await
-            .map_err(|_| Rejection::TooLarge)?;
+        let bytes: Bytes = axum::body::to_bytes(body, MAX_MCP_BODY).await.map_err(|_| Rejection::TooLarge)?;
         // Unparseable JSON is left to rmcp, which answers with a JSON-RPC parse error.
         if let Ok(message) = serde_json::from_slice::<Value>(&bytes)
             && let Some((tool, scope)) = missing_scope(&message, &claims)
@@ -287,11 +244,7 @@ fn anonymous_claims(rs: &ResourceState) -> AccessClaims {
 /// Axum middleware used instead of [`require_bearer`] when the server runs
 /// with `no_auth` (loopback only): no token is needed, and tools see
 /// [`anonymous_claims`].
-pub async fn allow_anonymous(
-    State(rs): State<Arc<ResourceState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn allow_anonymous(State(rs): State<Arc<ResourceState>>, mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(anonymous_claims(&rs));
     next.run(request).await
 }
@@ -313,11 +266,7 @@ fn remember_session(
         }
         Some(_) => {}
         None => {
-            if let Some(id) = response
-                .headers()
-                .get(SESSION_HEADER)
-                .and_then(|v| v.to_str().ok())
-            {
+            if let Some(id) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
                 sessions.insert(id.to_owned(), claims.sub.clone());
             }
         }
@@ -332,24 +281,15 @@ mod tests {
     fn bearer_header_parsing() {
         let mut h = HeaderMap::new();
         assert!(matches!(bearer_token(&h), Err(Rejection::NoToken)));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc.def-ghi_~+/=="),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc.def-ghi_~+/=="));
         assert_eq!(bearer_token(&h).unwrap(), "abc.def-ghi_~+/==");
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer x"));
         assert_eq!(bearer_token(&h).unwrap(), "x");
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
         assert!(matches!(bearer_token(&h), Err(Rejection::Malformed(_))));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer a b"),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer a b"));
         assert!(matches!(bearer_token(&h), Err(Rejection::Malformed(_))));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic dXNlcjpwdw=="),
-        );
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwdw=="));
         assert!(matches!(bearer_token(&h), Err(Rejection::NoToken)));
     }
 

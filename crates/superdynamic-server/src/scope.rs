@@ -31,19 +31,10 @@ impl ScopeSet {
     pub fn parse(raw: &str) -> Result<Self, UnknownScope> {
         let mut found = Vec::new();
         for token in raw.split(' ').filter(|t| !t.is_empty()) {
-            let known = ALL_SCOPES
-                .iter()
-                .find(|s| **s == token)
-                .ok_or_else(|| UnknownScope(token.to_owned()))?;
+            let known = ALL_SCOPES.iter().find(|s| **s == token).ok_or_else(|| UnknownScope(token.to_owned()))?;
             found.push(*known);
         }
-        Ok(Self(
-            ALL_SCOPES
-                .iter()
-                .copied()
-                .filter(|s| found.contains(s))
-                .collect(),
-        ))
+        Ok(Self(ALL_SCOPES.iter().copied().filter(|s| found.contains(s)).collect()))
     }
 
     pub fn contains(&self, scope: &str) -> bool {
@@ -83,10 +74,7 @@ mod tests {
     fn parse_dedups_orders_and_rejects_unknown() {
         let s = ScopeSet::parse("files:read  mcp:tools files:read").unwrap();
         assert_eq!(s.to_scope_string(), "mcp:tools files:read");
-        assert_eq!(
-            ScopeSet::parse("mcp:tools admin"),
-            Err(UnknownScope("admin".into()))
-        );
+        assert_eq!(ScopeSet::parse("mcp:tools admin"), Err(UnknownScope("admin".into())));
         assert!(ScopeSet::parse("").unwrap().is_empty());
     }
 

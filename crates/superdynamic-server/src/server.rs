@@ -24,6 +24,7 @@ use crate::config::{Database, ServerConfig};
 use crate::jwt::TokenVerifier;
 use crate::keys::{KeyError, SigningKey};
 use crate::resource::{MAX_MCP_BODY, ResourceState};
+use crate::revocation::RevokedAccessTokens;
 use crate::storage::{StorageError, Store};
 use crate::tools::{FileError, FileRoot, McpTools};
 
@@ -37,10 +38,7 @@ pub enum ServerError {
     #[error("could not load or create the signing key: {0}")]
     Keys(#[from] KeyError),
     #[error("could not listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("the public URL {0} must be an http(s) URL without query or fragment")]
     InvalidPublicUrl(Url),
     #[error("could not build a base URL from the bound address: {0}")]
@@ -67,32 +65,34 @@ pub struct AuthServerState {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub demo_user: String,
+    /// Verifies access tokens presented for revocation (RFC 7009).
+    pub verifier: TokenVerifier,
+    /// Shared with the resource server's bearer check.
+    pub revoked_access_tokens: Arc<RevokedAccessTokens>,
+    pub device_poll_interval: Duration,
+    pub device_code_ttl: Duration,
 }
 
 /// The authorization server: discovery, registration, authorize, token, JWKS.
 fn authorization_server_router(state: Arc<AuthServerState>) -> Router {
     Router::new()
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(crate::metadata::authorization_server),
-        )
-        .route(
-            "/.well-known/openid-configuration",
-            get(crate::metadata::authorization_server),
-        )
+        .route("/.well-known/oauth-authorization-server", get(crate::metadata::authorization_server))
+        .route("/.well-known/openid-configuration", get(crate::metadata::authorization_server))
         .route("/register", post(crate::registration::register))
         .route("/authorize", get(crate::authorize::authorize))
         .route("/authorize/decision", post(crate::consent::decide))
         .route("/token", post(crate::token::token))
+        .route("/revoke", post(crate::revocation::revoke))
+        .route("/device_authorization", post(crate::device::device_authorization))
+        .route("/device", get(crate::device::device_page).post(crate::device::enter_code))
+        .route("/device/decision", post(crate::device::decide))
         .route("/jwks.json", get(jwks))
         .route("/health", get(health))
         .layer(RequestBodyLimitLayer::new(MAX_AS_BODY))
         .with_state(state)
 }
 
-async fn jwks(
-    axum::extract::State(state): axum::extract::State<Arc<AuthServerState>>,
-) -> impl IntoResponse {
+async fn jwks(axum::extract::State(state): axum::extract::State<Arc<AuthServerState>>) -> impl IntoResponse {
     Json(state.signing_key.jwks())
 }
 
@@ -110,26 +110,14 @@ fn resource_server_router(
 ) -> Router {
     let mcp_route = Router::new().route_service("/mcp", mcp);
     let guarded = if no_auth {
-        mcp_route.layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::resource::allow_anonymous,
-        ))
+        mcp_route.layer(axum::middleware::from_fn_with_state(state.clone(), crate::resource::allow_anonymous))
     } else {
-        mcp_route.layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::resource::require_bearer,
-        ))
+        mcp_route.layer(axum::middleware::from_fn_with_state(state.clone(), crate::resource::require_bearer))
     };
     let protected = guarded.layer(RequestBodyLimitLayer::new(MAX_MCP_BODY));
     Router::new()
-        .route(
-            "/.well-known/oauth-protected-resource/mcp",
-            get(crate::metadata::protected_resource),
-        )
-        .route(
-            "/.well-known/oauth-protected-resource",
-            get(crate::metadata::protected_resource),
-        )
+        .route("/.well-known/oauth-protected-resource/mcp", get(crate::metadata::protected_resource))
+        .route("/.well-known/oauth-protected-resource", get(crate::metadata::protected_resource))
         .with_state(state)
         .merge(protected)
 }
@@ -187,10 +175,7 @@ impl RunningServer {
         self.signal_stop();
         if let Some(task) = self.serve_task.take() {
             let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
                 tracing::warn!("server did not stop within 5 s; aborting open connections");
                 abort.abort();
             }
@@ -226,14 +211,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
-        .map_err(|source| ServerError::Bind {
-            addr: config.bind,
-            source,
-        })?;
-    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        addr: config.bind,
-        source,
-    })?;
+        .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind, source })?;
 
     let base_url = match &config.public_url {
         Some(url) => {
@@ -246,14 +225,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             }
             url.clone()
         }
-        None => Url::parse(&format!("http://{local_addr}"))
-            .map_err(|e| ServerError::BaseUrl(e.to_string()))?,
+        None => Url::parse(&format!("http://{local_addr}")).map_err(|e| ServerError::BaseUrl(e.to_string()))?,
     };
     let issuer = issuer_from(&base_url);
     let resource = format!("{issuer}/mcp");
     let resource_metadata_url = format!("{issuer}/.well-known/oauth-protected-resource/mcp");
 
     let verifier = TokenVerifier::new(&issuer, &resource, &signing_key.jwks())?;
+    let signing_key_jwks = signing_key.jwks();
+    let revoked_access_tokens = Arc::new(RevokedAccessTokens::load(&store)?);
     let auth_state = Arc::new(AuthServerState {
         issuer: issuer.clone(),
         resource: resource.clone(),
@@ -263,27 +243,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         access_token_ttl: config.access_token_ttl,
         refresh_token_ttl: config.refresh_token_ttl,
         demo_user: config.demo_user.clone(),
+        verifier: TokenVerifier::new(&issuer, &resource, &signing_key_jwks)?,
+        revoked_access_tokens: revoked_access_tokens.clone(),
+        device_poll_interval: config.device_poll_interval,
+        device_code_ttl: config.device_code_ttl,
     });
-    let resource_state = Arc::new(ResourceState::new(
-        issuer.clone(),
-        resource,
-        resource_metadata_url,
-        verifier,
-    ));
+    let resource_state =
+        Arc::new(ResourceState::new(issuer.clone(), resource, resource_metadata_url, verifier, revoked_access_tokens));
 
     // rmcp checks Host against this list (DNS rebinding protection).
-    let mut hosts = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-        local_addr.ip().to_string(),
-    ];
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), local_addr.ip().to_string()];
     if let Some(host) = base_url.host_str() {
-        hosts.push(
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-        );
+        hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_owned());
     }
     // MCP transports §Security: validate Origin; only our own origin may
     // call from a browser (requests without Origin, i.e. non-browser
@@ -313,16 +284,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let app = authorization_server_router(auth_state.clone())
         .merge(resource_server_router(resource_state, mcp, config.no_auth))
         .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                Json(json!({"error": "not_found", "error_description": "no such endpoint"})),
-            )
+            (StatusCode::NOT_FOUND, Json(json!({"error": "not_found", "error_description": "no such endpoint"})))
         })
         // Log method and path only: query strings and headers may carry
         // state, codes or tokens.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }));
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+        ));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let serve_task = tokio::spawn(async move {
@@ -343,6 +311,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             if let Err(e) = purge_state.store.purge_expired() {
                 tracing::warn!(error = %e, "purging expired grants failed");
             }
+            purge_state.revoked_access_tokens.prune(crate::storage::now());
         }
     });
     tracing::info!(%issuer, addr = %local_addr, "superdynamic-server listening");

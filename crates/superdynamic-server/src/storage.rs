@@ -1,5 +1,6 @@
 //! SQLite persistence: registered clients, authorization codes, refresh
-//! tokens, pending consent requests and the token signing key.
+//! tokens, pending consent requests, device authorization requests, revoked
+//! access tokens and the token signing key.
 //!
 //! Credentials are stored only as hashes (see [`crate::secrets`]). Each
 //! statement is short, so handlers call the store directly under one mutex.
@@ -24,10 +25,12 @@ pub enum StorageError {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch (device-code polling intervals).
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 const SCHEMA: &str = "
@@ -74,6 +77,24 @@ CREATE TABLE IF NOT EXISTS pending_consents (
     resource         TEXT NOT NULL,
     subject          TEXT NOT NULL,
     expires_at       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS device_codes (
+    device_code_hash TEXT PRIMARY KEY,
+    user_code_hash   TEXT NOT NULL UNIQUE,
+    client_id        TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    resource         TEXT NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    interval_ms      INTEGER NOT NULL,
+    last_polled_ms   INTEGER,
+    status           TEXT NOT NULL DEFAULT 'pending',
+    subject          TEXT,
+    csrf_hash        TEXT,
+    token_family     TEXT
+);
+CREATE TABLE IF NOT EXISTS revoked_access_tokens (
+    jti         TEXT PRIMARY KEY,
+    expires_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS signing_keys (
     kid         TEXT PRIMARY KEY,
@@ -143,6 +164,43 @@ pub struct PendingConsent {
     pub expires_at: i64,
 }
 
+/// A device authorization request (RFC 8628) as the verification page sees it.
+#[derive(Debug, Clone)]
+pub struct DeviceRequest {
+    pub client_id: String,
+    pub scope: String,
+    pub expires_at: i64,
+    /// `pending`, `approved`, `denied` or `redeemed`.
+    pub status: String,
+    /// Hash of the CSRF token of the consent page last shown for it.
+    pub csrf_hash: Option<String>,
+}
+
+/// What a device-code poll at the token endpoint found (RFC 8628 §3.5).
+#[derive(Debug)]
+pub enum DevicePoll {
+    /// No such device code, or it belongs to another client.
+    Unknown,
+    Expired,
+    /// Polled faster than the interval; the interval has grown by 5 s.
+    SlowDown,
+    Pending,
+    Denied,
+    /// Redeemed before: carries the refresh-token family it produced, if any.
+    AlreadyUsed {
+        token_family: Option<String>,
+    },
+    /// Approved; it is now marked redeemed (single use).
+    Approved {
+        scope: String,
+        resource: String,
+        subject: String,
+    },
+}
+
+/// RFC 8628 §3.5: each `slow_down` adds 5 seconds to the polling interval.
+const SLOW_DOWN_STEP_MS: i64 = 5_000;
+
 pub struct Store {
     conn: Mutex<Connection>,
 }
@@ -159,9 +217,7 @@ impl Store {
     fn init(conn: Connection) -> Result<Self, StorageError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self { conn: Mutex::new(conn) })
     }
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StorageError> {
@@ -185,13 +241,7 @@ impl Store {
             .query_row(
                 "SELECT secret_hash, metadata, issued_at FROM clients WHERE client_id = ?1",
                 params![client_id],
-                |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                },
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
             )
             .optional()?;
         row.map(|(secret_hash, metadata, issued_at)| {
@@ -207,12 +257,7 @@ impl Store {
 
     // --- authorization codes -----------------------------------------------
 
-    pub fn insert_code(
-        &self,
-        code_hash: &str,
-        grant: &Grant,
-        expires_at: i64,
-    ) -> Result<(), StorageError> {
+    pub fn insert_code(&self, code_hash: &str, grant: &Grant, expires_at: i64) -> Result<(), StorageError> {
         self.conn()?.execute(
             "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, redirect_uri_sent,
                  code_challenge, scope, resource, subject, expires_at)
@@ -266,19 +311,12 @@ impl Store {
         if used {
             return Ok(CodeRedemption::AlreadyUsed { token_family });
         }
-        conn.execute(
-            "UPDATE authorization_codes SET used = 1 WHERE code_hash = ?1",
-            params![code_hash],
-        )?;
+        conn.execute("UPDATE authorization_codes SET used = 1 WHERE code_hash = ?1", params![code_hash])?;
         Ok(CodeRedemption::Redeemed { grant, expires_at })
     }
 
     /// Remembers which refresh-token family a code produced, for replay revocation.
-    pub fn link_code_to_family(
-        &self,
-        code_hash: &str,
-        family_id: &str,
-    ) -> Result<(), StorageError> {
+    pub fn link_code_to_family(&self, code_hash: &str, family_id: &str) -> Result<(), StorageError> {
         self.conn()?.execute(
             "UPDATE authorization_codes SET token_family = ?2 WHERE code_hash = ?1",
             params![code_hash, family_id],
@@ -288,11 +326,7 @@ impl Store {
 
     // --- refresh tokens ------------------------------------------------------
 
-    pub fn insert_refresh_token(
-        &self,
-        token_hash: &str,
-        record: &RefreshRecord,
-    ) -> Result<(), StorageError> {
+    pub fn insert_refresh_token(&self, token_hash: &str, record: &RefreshRecord) -> Result<(), StorageError> {
         self.conn()?.execute(
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, scope, resource, subject, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -309,10 +343,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn find_refresh_token(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<RefreshRecord>, StorageError> {
+    pub fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StorageError> {
         Ok(self
             .conn()?
             .query_row(
@@ -347,19 +378,12 @@ impl Store {
 
     /// Revokes every refresh token descended from one authorization.
     pub fn revoke_family(&self, family_id: &str) -> Result<usize, StorageError> {
-        Ok(self.conn()?.execute(
-            "UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?1",
-            params![family_id],
-        )?)
+        Ok(self.conn()?.execute("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?1", params![family_id])?)
     }
 
     // --- pending consents ------------------------------------------------------
 
-    pub fn insert_pending_consent(
-        &self,
-        consent_hash: &str,
-        pending: &PendingConsent,
-    ) -> Result<(), StorageError> {
+    pub fn insert_pending_consent(&self, consent_hash: &str, pending: &PendingConsent) -> Result<(), StorageError> {
         let g = &pending.grant;
         self.conn()?.execute(
             "INSERT INTO pending_consents (consent_hash, csrf_hash, client_id, redirect_uri,
@@ -383,10 +407,7 @@ impl Store {
     }
 
     /// Removes and returns a pending consent: each consent page answers once.
-    pub fn take_pending_consent(
-        &self,
-        consent_hash: &str,
-    ) -> Result<Option<PendingConsent>, StorageError> {
+    pub fn take_pending_consent(&self, consent_hash: &str) -> Result<Option<PendingConsent>, StorageError> {
         let conn = self.conn()?;
         let row = conn
             .query_row(
@@ -413,12 +434,178 @@ impl Store {
             )
             .optional()?;
         if row.is_some() {
-            conn.execute(
-                "DELETE FROM pending_consents WHERE consent_hash = ?1",
-                params![consent_hash],
-            )?;
+            conn.execute("DELETE FROM pending_consents WHERE consent_hash = ?1", params![consent_hash])?;
         }
         Ok(row)
+    }
+
+    // --- device authorization (RFC 8628) ------------------------------------
+
+    /// Stores a new device authorization request. Returns false when the user
+    /// code collides with an existing one (the caller draws another).
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_device_code(
+        &self,
+        device_code_hash: &str,
+        user_code_hash: &str,
+        client_id: &str,
+        scope: &str,
+        resource: &str,
+        expires_at: i64,
+        interval_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let result = self.conn()?.execute(
+            "INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope, resource,
+                 expires_at, interval_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![device_code_hash, user_code_hash, client_id, scope, resource, expires_at, interval_ms],
+        );
+        match result {
+            Ok(_) => Ok(true),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn find_device_by_user_code(&self, user_code_hash: &str) -> Result<Option<DeviceRequest>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT client_id, scope, expires_at, status, csrf_hash
+                 FROM device_codes WHERE user_code_hash = ?1",
+                params![user_code_hash],
+                |r| {
+                    Ok(DeviceRequest {
+                        client_id: r.get(0)?,
+                        scope: r.get(1)?,
+                        expires_at: r.get(2)?,
+                        status: r.get(3)?,
+                        csrf_hash: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Binds the consent page just shown to a pending request.
+    pub fn set_device_csrf(&self, user_code_hash: &str, csrf_hash: &str) -> Result<bool, StorageError> {
+        let changed = self.conn()?.execute(
+            "UPDATE device_codes SET csrf_hash = ?2 WHERE user_code_hash = ?1 AND status = 'pending'",
+            params![user_code_hash, csrf_hash],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Records the user's answer. Only a pending, unexpired request changes
+    /// (and, when `csrf_hash` is given, only the one whose consent page carried
+    /// that token), so each request is answered once.
+    pub fn decide_device(
+        &self,
+        user_code_hash: &str,
+        csrf_hash: Option<&str>,
+        approve: bool,
+        subject: &str,
+    ) -> Result<bool, StorageError> {
+        let status = if approve { "approved" } else { "denied" };
+        let changed = self.conn()?.execute(
+            "UPDATE device_codes SET status = ?2, subject = ?3
+             WHERE user_code_hash = ?1 AND status = 'pending' AND expires_at > ?4
+               AND (?5 IS NULL OR csrf_hash = ?5)",
+            params![user_code_hash, status, subject, now(), csrf_hash],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// One poll of the token endpoint, decided under the lock: expiry, then
+    /// (while pending) the polling interval, then the user's answer. An
+    /// approved code is marked redeemed here, so it yields tokens once.
+    pub fn poll_device_code(&self, device_code_hash: &str, client_id: &str) -> Result<DevicePoll, StorageError> {
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                "SELECT client_id, scope, resource, expires_at, interval_ms, last_polled_ms, status,
+                        subject, token_family
+                 FROM device_codes WHERE device_code_hash = ?1",
+                params![device_code_hash],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, Option<String>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((owner, scope, resource, expires_at, interval_ms, last_polled, status, subject, family)) = row else {
+            return Ok(DevicePoll::Unknown);
+        };
+        if owner != client_id {
+            return Ok(DevicePoll::Unknown);
+        }
+        if status == "redeemed" {
+            return Ok(DevicePoll::AlreadyUsed { token_family: family });
+        }
+        if expires_at <= now() {
+            return Ok(DevicePoll::Expired);
+        }
+        match status.as_str() {
+            "denied" => Ok(DevicePoll::Denied),
+            "approved" => {
+                let changed = conn.execute(
+                    "UPDATE device_codes SET status = 'redeemed' WHERE device_code_hash = ?1 AND status = 'approved'",
+                    params![device_code_hash],
+                )?;
+                match (changed, subject) {
+                    (1, Some(subject)) => Ok(DevicePoll::Approved { scope, resource, subject }),
+                    _ => Ok(DevicePoll::AlreadyUsed { token_family: family }),
+                }
+            }
+            _ => {
+                let t = now_ms();
+                let too_fast = last_polled.is_some_and(|last| t.saturating_sub(last) < interval_ms);
+                let interval_ms = if too_fast { interval_ms.saturating_add(SLOW_DOWN_STEP_MS) } else { interval_ms };
+                conn.execute(
+                    "UPDATE device_codes SET last_polled_ms = ?2, interval_ms = ?3 WHERE device_code_hash = ?1",
+                    params![device_code_hash, t, interval_ms],
+                )?;
+                Ok(if too_fast { DevicePoll::SlowDown } else { DevicePoll::Pending })
+            }
+        }
+    }
+
+    /// Remembers which refresh-token family a device code produced.
+    pub fn link_device_code_to_family(&self, device_code_hash: &str, family_id: &str) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "UPDATE device_codes SET token_family = ?2 WHERE device_code_hash = ?1",
+            params![device_code_hash, family_id],
+        )?;
+        Ok(())
+    }
+
+    // --- revoked access tokens (RFC 7009) -----------------------------------
+
+    pub fn insert_revoked_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?1, ?2)",
+            params![jti, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Revoked access tokens that have not expired yet, as (jti, exp).
+    pub fn revoked_access_tokens(&self) -> Result<Vec<(String, i64)>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT jti, expires_at FROM revoked_access_tokens WHERE expires_at >= ?1")?;
+        let rows = stmt.query_map(params![now()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     // --- signing keys --------------------------------------------------------
@@ -427,11 +614,9 @@ impl Store {
     pub fn latest_signing_key(&self) -> Result<Option<(String, Vec<u8>)>, StorageError> {
         Ok(self
             .conn()?
-            .query_row(
-                "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, rowid DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?)
     }
 
@@ -448,18 +633,13 @@ impl Store {
         let conn = self.conn()?;
         let t = now();
         // Used codes are kept a while past expiry so replays are still recognised.
-        conn.execute(
-            "DELETE FROM authorization_codes WHERE expires_at < ?1",
-            params![t - 3600],
-        )?;
-        conn.execute(
-            "DELETE FROM pending_consents WHERE expires_at < ?1",
-            params![t],
-        )?;
-        conn.execute(
-            "DELETE FROM refresh_tokens WHERE expires_at < ?1",
-            params![t],
-        )?;
+        conn.execute("DELETE FROM authorization_codes WHERE expires_at < ?1", params![t - 3600])?;
+        conn.execute("DELETE FROM pending_consents WHERE expires_at < ?1", params![t])?;
+        conn.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", params![t])?;
+        // Kept an hour past expiry so late polls get expired_token and
+        // replays are still recognised.
+        conn.execute("DELETE FROM device_codes WHERE expires_at < ?1", params![t - 3600])?;
+        conn.execute("DELETE FROM revoked_access_tokens WHERE expires_at < ?1", params![t])?;
         Ok(())
     }
 }

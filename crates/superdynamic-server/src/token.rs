@@ -1,5 +1,6 @@
 //! `POST /token`: the token endpoint (OAuth 2.1 §3.2) with the
-//! `authorization_code` and rotating `refresh_token` grants.
+//! `authorization_code`, rotating `refresh_token` and RFC 8628 device code
+//! grants.
 
 use std::sync::Arc;
 
@@ -18,7 +19,10 @@ use crate::pkce;
 use crate::scope::ScopeSet;
 use crate::secrets::{hash_secret, random_token};
 use crate::server::AuthServerState;
-use crate::storage::{CodeRedemption, RefreshRecord, RegisteredClient, now};
+use crate::storage::{CodeRedemption, DevicePoll, RefreshRecord, RegisteredClient, now};
+
+/// RFC 8628 §3.4 grant type.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// RFC 6749 §5.2 error responses.
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +30,7 @@ pub enum TokenError {
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{description}")]
-    InvalidClient {
-        description: String,
-        basic_tried: bool,
-    },
+    InvalidClient { description: String, basic_tried: bool },
     #[error("{0}")]
     InvalidGrant(String),
     #[error("{0}")]
@@ -41,12 +42,24 @@ pub enum TokenError {
     /// RFC 8707 §2.
     #[error("{0}")]
     InvalidTarget(String),
+    /// RFC 8628 §3.5: the user has not answered yet.
+    #[error("the user has not yet approved or denied the request")]
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polled faster than the interval.
+    #[error("polling too fast; wait 5 more seconds between requests")]
+    SlowDown,
+    /// RFC 8628 §3.5: the user denied the request.
+    #[error("the user denied the request")]
+    AccessDenied,
+    /// RFC 8628 §3.5: the device code expired.
+    #[error("the device code has expired; start a new device authorization")]
+    ExpiredToken,
     #[error("internal error: {0}")]
     Server(String),
 }
 
 impl TokenError {
-    fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient { .. } => "invalid_client",
@@ -55,13 +68,17 @@ impl TokenError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
             Self::Server(_) => "server_error",
         }
     }
 }
 
 /// OAuth 2.1 §3.2.3: token responses and errors must not be cached.
-fn no_store(response: &mut Response) {
+pub(crate) fn no_store(response: &mut Response) {
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -81,20 +98,13 @@ impl IntoResponse for TokenError {
             Self::Server(_) => "the server failed to process the request".to_owned(),
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            Json(json!({"error": self.code(), "error_description": description})),
-        )
-            .into_response();
+        let mut response =
+            (status, Json(json!({"error": self.code(), "error_description": description}))).into_response();
         // RFC 6749 §5.2: a failed Basic attempt gets a Basic challenge.
-        if let Self::InvalidClient {
-            basic_tried: true, ..
-        } = self
-        {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"superdynamic-server\""),
-            );
+        if let Self::InvalidClient { basic_tried: true, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"superdynamic-server\""));
         }
         no_store(&mut response);
         response
@@ -102,7 +112,7 @@ impl IntoResponse for TokenError {
 }
 
 #[derive(Debug, Serialize)]
-struct TokenResponse {
+pub(crate) struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
@@ -111,11 +121,7 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token(
-    State(state): State<Arc<AuthServerState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn token(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body) {
         Ok(tokens) => {
             let mut response = Json(tokens).into_response();
@@ -123,29 +129,26 @@ pub async fn token(
             response
         }
         Err(e) => {
-            tracing::info!(error = e.code(), "token request refused");
+            // Polling answers are routine; do not flood the log with them.
+            if matches!(e, TokenError::AuthorizationPending | TokenError::SlowDown) {
+                tracing::debug!(error = e.code(), "device code poll");
+            } else {
+                tracing::info!(error = e.code(), "token request refused");
+            }
             e.into_response()
         }
     }
 }
 
-fn handle(
-    state: &AuthServerState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<TokenResponse, TokenError> {
+/// The form body of a back-channel request (token, revocation, device
+/// authorization): must be form-urlencoded, parameters not repeated.
+pub(crate) fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<QueryParams, TokenError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(TokenError::InvalidRequest(
-            "the token request must be application/x-www-form-urlencoded".into(),
-        ));
+        return Err(TokenError::InvalidRequest("the request body must be application/x-www-form-urlencoded".into()));
     }
     let form = std::str::from_utf8(body)
         .ok()
@@ -153,54 +156,56 @@ fn handle(
         .ok_or_else(|| TokenError::InvalidRequest("the form body is malformed".into()))?;
     // OAuth 2.1 §3.2: parameters must not be repeated.
     if let Some(name) = form.first_repeated() {
-        return Err(TokenError::InvalidRequest(format!(
-            "parameter {name} was sent more than once"
-        )));
+        return Err(TokenError::InvalidRequest(format!("parameter {name} was sent more than once")));
     }
+    Ok(form)
+}
 
+/// The single `Authorization` header, if any, as text.
+pub(crate) fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
     let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
     let authorization = auth_headers.next();
     if auth_headers.next().is_some() {
-        return Err(TokenError::InvalidRequest(
-            "more than one Authorization header".into(),
-        ));
+        return Err(TokenError::InvalidRequest("more than one Authorization header".into()));
     }
-    let authorization = match authorization {
-        Some(v) => Some(v.to_str().map_err(|_| TokenError::InvalidClient {
+    match authorization {
+        Some(v) => Ok(Some(v.to_str().map_err(|_| TokenError::InvalidClient {
             description: "the Authorization header is not valid text".into(),
             basic_tried: true,
-        })?),
-        None => None,
-    };
+        })?)),
+        None => Ok(None),
+    }
+}
 
-    let grant_type = form
-        .get("grant_type")
-        .ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
-    if grant_type != "authorization_code" && grant_type != "refresh_token" {
+fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, TokenError> {
+    let form = parse_form(headers, body)?;
+    let authorization = authorization_header(headers)?;
+
+    let grant_type =
+        form.get("grant_type").ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+    if !matches!(grant_type, "authorization_code" | "refresh_token" | DEVICE_CODE_GRANT) {
         return Err(TokenError::UnsupportedGrantType(format!(
-            "grant_type {grant_type:?} is not supported; use authorization_code or refresh_token"
+            "grant_type {grant_type:?} is not supported; use authorization_code, refresh_token or {DEVICE_CODE_GRANT}"
         )));
     }
     let client = client_auth::authenticate(&state.store, authorization, &form)?;
     if !client.metadata.allows_grant(grant_type) {
-        return Err(TokenError::UnauthorizedClient(format!(
-            "the client did not register the {grant_type} grant type"
-        )));
+        return Err(TokenError::UnauthorizedClient(format!("the client did not register the {grant_type} grant type")));
     }
     check_resource(state, &form)?;
     match grant_type {
         "authorization_code" => authorization_code_grant(state, &client, &form),
+        DEVICE_CODE_GRANT => device_code_grant(state, &client, &form),
         _ => refresh_token_grant(state, &client, &form),
     }
 }
 
 /// RFC 8707 §2: `resource`, when sent, must name the MCP endpoint.
-fn check_resource(state: &AuthServerState, form: &QueryParams) -> Result<(), TokenError> {
+pub(crate) fn check_resource(state: &AuthServerState, form: &QueryParams) -> Result<(), TokenError> {
     match form.get("resource") {
-        Some(r) if r != state.resource => Err(TokenError::InvalidTarget(format!(
-            "unknown resource {r:?}; this server protects {}",
-            state.resource
-        ))),
+        Some(r) if r != state.resource => {
+            Err(TokenError::InvalidTarget(format!("unknown resource {r:?}; this server protects {}", state.resource)))
+        }
         _ => Ok(()),
     }
 }
@@ -211,9 +216,7 @@ fn authorization_code_grant(
     client: &RegisteredClient,
     form: &QueryParams,
 ) -> Result<TokenResponse, TokenError> {
-    let code = form
-        .get("code")
-        .ok_or_else(|| TokenError::InvalidRequest("code is required".into()))?;
+    let code = form.get("code").ok_or_else(|| TokenError::InvalidRequest("code is required".into()))?;
     let verifier = form
         .get("code_verifier")
         .ok_or_else(|| TokenError::InvalidRequest("code_verifier is required (PKCE)".into()))?;
@@ -225,33 +228,22 @@ fn authorization_code_grant(
     let (grant, expires_at) = match state.store.redeem_code(&code_hash).map_err(store_err)? {
         CodeRedemption::Redeemed { grant, expires_at } => (grant, expires_at),
         CodeRedemption::Unknown => {
-            return Err(TokenError::InvalidGrant(
-                "the authorization code is invalid".into(),
-            ));
+            return Err(TokenError::InvalidGrant("the authorization code is invalid".into()));
         }
         CodeRedemption::AlreadyUsed { token_family } => {
             // OAuth 2.1 §4.1.3: a replayed code should revoke what it produced.
             if let Some(family) = token_family {
                 let n = state.store.revoke_family(&family).map_err(store_err)?;
-                tracing::warn!(
-                    revoked = n,
-                    "authorization code replayed; revoked its refresh tokens"
-                );
+                tracing::warn!(revoked = n, "authorization code replayed; revoked its refresh tokens");
             }
-            return Err(TokenError::InvalidGrant(
-                "the authorization code was already used".into(),
-            ));
+            return Err(TokenError::InvalidGrant("the authorization code was already used".into()));
         }
     };
     if grant.client_id != client.client_id {
-        return Err(TokenError::InvalidGrant(
-            "the authorization code was issued to another client".into(),
-        ));
+        return Err(TokenError::InvalidGrant("the authorization code was issued to another client".into()));
     }
     if expires_at < now() {
-        return Err(TokenError::InvalidGrant(
-            "the authorization code has expired".into(),
-        ));
+        return Err(TokenError::InvalidGrant("the authorization code has expired".into()));
     }
     let redirect_ok = match form.get("redirect_uri") {
         Some(sent) => sent == grant.redirect_uri,
@@ -264,9 +256,7 @@ fn authorization_code_grant(
     }
     // RFC 7636 §4.6.
     if !pkce::verify_s256(verifier, &grant.code_challenge) {
-        return Err(TokenError::InvalidGrant(
-            "code_verifier does not match the code_challenge".into(),
-        ));
+        return Err(TokenError::InvalidGrant("code_verifier does not match the code_challenge".into()));
     }
 
     let family_id = random_token().map_err(|e| TokenError::Server(e.to_string()))?;
@@ -282,11 +272,56 @@ fn authorization_code_grant(
         revoked: false,
     };
     let response = issue(state, client, &refresh, &scope)?;
-    state
-        .store
-        .link_code_to_family(&code_hash, &family_id)
-        .map_err(store_err)?;
+    state.store.link_code_to_family(&code_hash, &family_id).map_err(store_err)?;
     tracing::info!(client_id = %client.client_id, scope = %response.scope, "issued tokens for an authorization code");
+    Ok(response)
+}
+
+/// RFC 8628 §3.4/§3.5: the device polls with its device code until the user
+/// answers at the verification page.
+fn device_code_grant(
+    state: &AuthServerState,
+    client: &RegisteredClient,
+    form: &QueryParams,
+) -> Result<TokenResponse, TokenError> {
+    let device_code =
+        form.get("device_code").ok_or_else(|| TokenError::InvalidRequest("device_code is required".into()))?;
+    let code_hash = hash_secret(device_code);
+    let store_err = |e: crate::storage::StorageError| TokenError::Server(e.to_string());
+
+    let (scope, resource, subject) =
+        match state.store.poll_device_code(&code_hash, &client.client_id).map_err(store_err)? {
+            DevicePoll::Unknown => return Err(TokenError::InvalidGrant("the device code is invalid".into())),
+            DevicePoll::Expired => return Err(TokenError::ExpiredToken),
+            DevicePoll::SlowDown => return Err(TokenError::SlowDown),
+            DevicePoll::Pending => return Err(TokenError::AuthorizationPending),
+            DevicePoll::Denied => return Err(TokenError::AccessDenied),
+            DevicePoll::AlreadyUsed { token_family } => {
+                // Like a replayed authorization code: revoke what it produced.
+                if let Some(family) = token_family {
+                    let n = state.store.revoke_family(&family).map_err(store_err)?;
+                    tracing::warn!(revoked = n, "device code replayed; revoked its refresh tokens");
+                }
+                return Err(TokenError::InvalidGrant("the device code was already used".into()));
+            }
+            DevicePoll::Approved { scope, resource, subject } => (scope, resource, subject),
+        };
+
+    let family_id = random_token().map_err(|e| TokenError::Server(e.to_string()))?;
+    let scope_set = ScopeSet::parse(&scope).map_err(|e| TokenError::Server(e.to_string()))?;
+    let refresh = RefreshRecord {
+        family_id: family_id.clone(),
+        client_id: client.client_id.clone(),
+        scope,
+        resource,
+        subject,
+        expires_at: 0,
+        used: false,
+        revoked: false,
+    };
+    let response = issue(state, client, &refresh, &scope_set)?;
+    state.store.link_device_code_to_family(&code_hash, &family_id).map_err(store_err)?;
+    tracing::info!(client_id = %client.client_id, scope = %response.scope, "issued tokens for a device code");
     Ok(response)
 }
 
@@ -297,43 +332,29 @@ fn refresh_token_grant(
     client: &RegisteredClient,
     form: &QueryParams,
 ) -> Result<TokenResponse, TokenError> {
-    let token = form
-        .get("refresh_token")
-        .ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".into()))?;
+    let token =
+        form.get("refresh_token").ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".into()))?;
     let token_hash = hash_secret(token);
     let store_err = |e: crate::storage::StorageError| TokenError::Server(e.to_string());
     let invalid = || TokenError::InvalidGrant("the refresh token is invalid".into());
 
-    let record = state
-        .store
-        .find_refresh_token(&token_hash)
-        .map_err(store_err)?
-        .ok_or_else(invalid)?;
+    let record = state.store.find_refresh_token(&token_hash).map_err(store_err)?.ok_or_else(invalid)?;
     if record.client_id != client.client_id {
         return Err(invalid());
     }
     if record.revoked {
-        return Err(TokenError::InvalidGrant(
-            "the refresh token was revoked".into(),
-        ));
+        return Err(TokenError::InvalidGrant("the refresh token was revoked".into()));
     }
     let reuse = |state: &AuthServerState| -> Result<TokenResponse, TokenError> {
-        let n = state
-            .store
-            .revoke_family(&record.family_id)
-            .map_err(store_err)?;
+        let n = state.store.revoke_family(&record.family_id).map_err(store_err)?;
         tracing::warn!(client_id = %client.client_id, revoked = n, "refresh token reused; revoked its family");
-        Err(TokenError::InvalidGrant(
-            "the refresh token was already used; all tokens of this grant are revoked".into(),
-        ))
+        Err(TokenError::InvalidGrant("the refresh token was already used; all tokens of this grant are revoked".into()))
     };
     if record.used {
         return reuse(state);
     }
     if record.expires_at < now() {
-        return Err(TokenError::InvalidGrant(
-            "the refresh token has expired".into(),
-        ));
+        return Err(TokenError::InvalidGrant("the refresh token has expired".into()));
     }
 
     let granted = ScopeSet::parse(&record.scope).map_err(|e| TokenError::Server(e.to_string()))?;
@@ -341,26 +362,17 @@ fn refresh_token_grant(
     let scope = match form.get("scope") {
         None => granted.clone(),
         Some(requested) => {
-            let requested =
-                ScopeSet::parse(requested).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
+            let requested = ScopeSet::parse(requested).map_err(|e| TokenError::InvalidScope(e.to_string()))?;
             if !requested.is_subset_of(&granted) {
                 return Err(TokenError::InvalidScope(format!(
                     "scope may only narrow the original grant ({})",
                     granted.to_scope_string()
                 )));
             }
-            if requested.is_empty() {
-                granted.clone()
-            } else {
-                requested
-            }
+            if requested.is_empty() { granted.clone() } else { requested }
         }
     };
-    if !state
-        .store
-        .mark_refresh_token_used(&token_hash)
-        .map_err(store_err)?
-    {
+    if !state.store.mark_refresh_token_used(&token_hash).map_err(store_err)? {
         return reuse(state);
     }
     let response = issue(state, client, &record, &scope)?;
@@ -400,20 +412,11 @@ fn issue(
             revoked: false,
             ..base.clone()
         };
-        state
-            .store
-            .insert_refresh_token(&hash_secret(&token), &record)
-            .map_err(|e| server(&e))?;
+        state.store.insert_refresh_token(&hash_secret(&token), &record).map_err(|e| server(&e))?;
         Some(token)
     } else {
         None
     };
 
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token,
-        scope: claims.scope,
-    })
+    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: ttl, refresh_token, scope: claims.scope })
 }

@@ -6,11 +6,7 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 
-fn with<'a>(
-    mut params: Vec<(&'a str, &'a str)>,
-    name: &'a str,
-    value: Option<&'a str>,
-) -> Vec<(&'a str, &'a str)> {
+fn with<'a>(mut params: Vec<(&'a str, &'a str)>, name: &'a str, value: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
     params.retain(|(k, _)| *k != name);
     if let Some(v) = value {
         params.push((name, v));
@@ -25,23 +21,11 @@ async fn success_redirect_carries_code_state_and_iss() {
     let client = register_public(&http, &server).await;
     let p = pkce("a");
     let mcp = server.mcp_url().to_string();
-    let resp = authorize_raw(
-        &http,
-        &server,
-        &authorize_params(&mcp, &client.client_id, &p.challenge, "mcp:tools"),
-    )
-    .await;
+    let resp =
+        authorize_raw(&http, &server, &authorize_params(&mcp, &client.client_id, &p.challenge, "mcp:tools")).await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     let (location, params) = location_params(resp.headers());
-    assert_eq!(
-        format!(
-            "{}://{}{}",
-            location.scheme(),
-            location.authority(),
-            location.path()
-        ),
-        REDIRECT
-    );
+    assert_eq!(format!("{}://{}{}", location.scheme(), location.authority(), location.path()), REDIRECT);
     assert!(params["code"].len() >= 32);
     assert_eq!(params["state"], "xyz-state");
     assert_eq!(params["iss"], issuer(&server));
@@ -62,20 +46,10 @@ async fn redirect_uri_mismatch_shows_an_error_page_and_never_redirects() {
         "http://127.0.0.1:7777/callback?x=1",
         "http://[::1]:7777/callback",
     ] {
-        let resp = authorize_raw(
-            &http,
-            &server,
-            &with(base.clone(), "redirect_uri", Some(bad)),
-        )
-        .await;
+        let resp = authorize_raw(&http, &server, &with(base.clone(), "redirect_uri", Some(bad))).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert!(resp.headers().get("location").is_none(), "{bad}");
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
         let page = resp.text().await.unwrap();
         assert!(page.contains("redirect_uri"), "{page}");
     }
@@ -140,20 +114,12 @@ async fn loopback_redirect_accepts_any_port_and_the_code_is_bound_to_it() {
 }
 
 /// Asserts an error redirect with `error`, `state` and `iss` (RFC 9207).
-async fn expect_error_redirect(
-    server: &superdynamic_server::RunningServer,
-    params: &[(&str, &str)],
-    error: &str,
-) {
+async fn expect_error_redirect(server: &superdynamic_server::RunningServer, params: &[(&str, &str)], error: &str) {
     let resp = authorize_raw(&http(), server, params).await;
     assert_eq!(resp.status(), StatusCode::FOUND, "{params:?}");
     let (location, q) = location_params(resp.headers());
     assert!(location.as_str().starts_with(REDIRECT));
-    assert_eq!(
-        q.get("error").map(String::as_str),
-        Some(error),
-        "{params:?}"
-    );
+    assert_eq!(q.get("error").map(String::as_str), Some(error), "{params:?}");
     assert!(q.contains_key("error_description"));
     assert_eq!(q.get("state").map(String::as_str), Some("xyz-state"));
     assert_eq!(q.get("iss"), Some(&issuer(server)));
@@ -169,52 +135,20 @@ async fn request_errors_redirect_with_error_state_and_iss() {
     let mcp = server.mcp_url().to_string();
     let base = authorize_params(&mcp, &client.client_id, &p.challenge, "mcp:tools");
 
+    expect_error_redirect(&server, &with(base.clone(), "scope", Some("mcp:tools admin")), "invalid_scope").await;
     expect_error_redirect(
         &server,
-        &with(base.clone(), "scope", Some("mcp:tools admin")),
-        "invalid_scope",
-    )
-    .await;
-    expect_error_redirect(
-        &server,
-        &with(
-            base.clone(),
-            "resource",
-            Some("https://other.example.com/mcp"),
-        ),
+        &with(base.clone(), "resource", Some("https://other.example.com/mcp")),
         "invalid_target",
     )
     .await;
-    expect_error_redirect(
-        &server,
-        &with(base.clone(), "code_challenge_method", Some("plain")),
-        "invalid_request",
-    )
-    .await;
-    expect_error_redirect(
-        &server,
-        &with(base.clone(), "code_challenge_method", None),
-        "invalid_request",
-    )
-    .await;
-    expect_error_redirect(
-        &server,
-        &with(base.clone(), "code_challenge", None),
-        "invalid_request",
-    )
-    .await;
-    expect_error_redirect(
-        &server,
-        &with(base.clone(), "code_challenge", Some("short")),
-        "invalid_request",
-    )
-    .await;
-    expect_error_redirect(
-        &server,
-        &with(base.clone(), "response_type", Some("token")),
-        "unsupported_response_type",
-    )
-    .await;
+    expect_error_redirect(&server, &with(base.clone(), "code_challenge_method", Some("plain")), "invalid_request")
+        .await;
+    expect_error_redirect(&server, &with(base.clone(), "code_challenge_method", None), "invalid_request").await;
+    expect_error_redirect(&server, &with(base.clone(), "code_challenge", None), "invalid_request").await;
+    expect_error_redirect(&server, &with(base.clone(), "code_challenge", Some("short")), "invalid_request").await;
+    expect_error_redirect(&server, &with(base.clone(), "response_type", Some("token")), "unsupported_response_type")
+        .await;
     let mut repeated = base.clone();
     repeated.push(("scope", "files:read"));
     expect_error_redirect(&server, &repeated, "invalid_request").await;

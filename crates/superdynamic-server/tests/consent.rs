@@ -29,32 +29,14 @@ async fn open_consent(
 ) -> ConsentPage {
     let p = pkce("consent");
     let mcp = server.mcp_url().to_string();
-    let resp = authorize_raw(
-        http,
-        server,
-        &authorize_params(&mcp, client_id, &p.challenge, "mcp:tools files:read"),
-    )
-    .await;
+    let resp =
+        authorize_raw(http, server, &authorize_params(&mcp, client_id, &p.challenge, "mcp:tools files:read")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let headers = resp.headers().clone();
-    let cookie = headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let html = resp.text().await.unwrap();
-    let fields = ["consent_id", "csrf_token"]
-        .iter()
-        .map(|f| ((*f).to_owned(), hidden_field(&html, f)))
-        .collect();
-    ConsentPage {
-        html,
-        headers,
-        fields,
-        cookie,
-    }
+    let fields = ["consent_id", "csrf_token"].iter().map(|f| ((*f).to_owned(), hidden_field(&html, f))).collect();
+    ConsentPage { html, headers, fields, cookie }
 }
 
 async fn decide(
@@ -90,10 +72,7 @@ async fn consent_page_shows_client_and_scopes_and_cannot_be_framed() {
     )
     .await;
     let page = open_consent(&http, &server, &client.client_id).await;
-    assert!(
-        page.html.contains("Acme &lt;Assistant&gt;"),
-        "escaped client name"
-    );
+    assert!(page.html.contains("Acme &lt;Assistant&gt;"), "escaped client name");
     assert!(!page.html.contains("<Assistant>"));
     assert!(page.html.contains("127.0.0.1:7777"), "redirect host shown");
     assert!(page.html.contains("files:read") && page.html.contains("Read the files"));
@@ -102,12 +81,7 @@ async fn consent_page_shows_client_and_scopes_and_cannot_be_framed() {
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"));
     assert_eq!(page.headers["x-frame-options"], "DENY");
-    assert!(
-        page.headers["set-cookie"]
-            .to_str()
-            .unwrap()
-            .contains("HttpOnly")
-    );
+    assert!(page.headers["set-cookie"].to_str().unwrap().contains("HttpOnly"));
     server.shutdown().await;
 }
 
@@ -125,14 +99,7 @@ async fn approve_issues_a_code_and_deny_returns_access_denied() {
     assert_eq!(q["state"], "xyz-state");
     assert_eq!(q["iss"], issuer(&server));
     // The code works.
-    let resp = exchange_code(
-        &http,
-        &server,
-        &client.client_id,
-        &q["code"],
-        &pkce("consent").verifier,
-    )
-    .await;
+    let resp = exchange_code(&http, &server, &client.client_id, &q["code"], &pkce("consent").verifier).await;
     assert_eq!(resp.status(), StatusCode::OK);
     // A consent answers once.
     let resp = decide(&http, &server, &page, "approve", Some(&page.cookie)).await;
@@ -162,23 +129,12 @@ async fn decision_without_the_csrf_cookie_is_refused() {
     assert!(resp.headers().get("location").is_none());
 
     let page = open_consent(&http, &server, &client.client_id).await;
-    let resp = decide(
-        &http,
-        &server,
-        &page,
-        "approve",
-        Some("superdynamic_csrf=forged"),
-    )
-    .await;
+    let resp = decide(&http, &server, &page, "approve", Some("superdynamic_csrf=forged")).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
     let resp = http
         .post(url(&server, "/authorize/decision"))
-        .form(&[
-            ("consent_id", "nope"),
-            ("csrf_token", "x"),
-            ("decision", "approve"),
-        ])
+        .form(&[("consent_id", "nope"), ("csrf_token", "x"), ("decision", "approve")])
         .send()
         .await
         .unwrap();

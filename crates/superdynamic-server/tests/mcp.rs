@@ -33,36 +33,16 @@ async fn full_flow_initialize_list_and_call_get_weather() {
     .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.raw);
     let tools = list.message.unwrap()["result"]["tools"].clone();
-    let mut names: Vec<&str> = tools
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let mut names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     names.sort_unstable();
-    assert_eq!(
-        names,
-        ["get_user_profile", "get_weather", "list_files", "read_file"]
-    );
+    assert_eq!(names, ["get_user_profile", "get_weather", "list_files", "read_file"]);
 
-    let reply = call_tool(
-        &http,
-        &server,
-        &tokens.access_token,
-        &session,
-        "get_weather",
-        json!({"location": "Paris"}),
-    )
-    .await;
+    let reply =
+        call_tool(&http, &server, &tokens.access_token, &session, "get_weather", json!({"location": "Paris"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
     let result = reply.message.unwrap()["result"].clone();
     assert_ne!(result["isError"], true);
-    assert!(
-        result["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Paris")
-    );
+    assert!(result["content"][0]["text"].as_str().unwrap().contains("Paris"));
     let celsius = result["structuredContent"]["temperature"].as_f64().unwrap();
     assert_eq!(result["structuredContent"]["units"], "celsius");
 
@@ -76,9 +56,7 @@ async fn full_flow_initialize_list_and_call_get_weather() {
         json!({"location": "Paris", "units": "fahrenheit"}),
     )
     .await;
-    let f = reply.message.unwrap()["result"]["structuredContent"]["temperature"]
-        .as_f64()
-        .unwrap();
+    let f = reply.message.unwrap()["result"]["structuredContent"]["temperature"].as_f64().unwrap();
     assert!((f - (celsius * 9.0 / 5.0 + 32.0)).abs() < 0.11);
     server.shutdown().await;
 }
@@ -93,10 +71,7 @@ async fn no_token_is_401_with_the_exact_challenge() {
         "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:tools\"",
         issuer(&server)
     );
-    assert_eq!(
-        reply.headers["www-authenticate"].to_str().unwrap(),
-        expected
-    );
+    assert_eq!(reply.headers["www-authenticate"].to_str().unwrap(), expected);
 
     // Another scheme counts as "no bearer token" too.
     let resp = http
@@ -108,18 +83,10 @@ async fn no_token_is_401_with_the_exact_challenge() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        resp.headers()["www-authenticate"].to_str().unwrap(),
-        expected
-    );
+    assert_eq!(resp.headers()["www-authenticate"].to_str().unwrap(), expected);
 
     // GET and DELETE are protected as well.
-    let resp = http
-        .get(server.mcp_url())
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
+    let resp = http.get(server.mcp_url()).header("Accept", "text/event-stream").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     server.shutdown().await;
 }
@@ -130,14 +97,8 @@ async fn garbage_token_is_401_invalid_token_and_malformed_header_is_400() {
     let http = http();
     let reply = mcp_post(&http, &server, Some("not.a.jwt"), None, &initialize_body()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    let challenge = reply.headers["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        challenge.starts_with("Bearer error=\"invalid_token\""),
-        "{challenge}"
-    );
+    let challenge = reply.headers["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
     assert!(challenge.contains("resource_metadata=\""));
 
     for header in ["Bearer", "Bearer two tokens", "Bearer ä"] {
@@ -150,14 +111,8 @@ async fn garbage_token_is_401_invalid_token_and_malformed_header_is_400() {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{header}");
-        let challenge = resp.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            challenge.contains("error=\"invalid_request\""),
-            "{challenge}"
-        );
+        let challenge = resp.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.contains("error=\"invalid_request\""), "{challenge}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"], "invalid_request");
     }
@@ -181,15 +136,8 @@ async fn missing_tool_scope_is_403_insufficient_scope() {
     let tokens = obtain_tokens(&http, &server, "mcp:tools").await;
     let session = mcp_initialize(&http, &server, &tokens.access_token).await;
 
-    let reply = call_tool(
-        &http,
-        &server,
-        &tokens.access_token,
-        &session,
-        "read_file",
-        json!({"path": "README.txt"}),
-    )
-    .await;
+    let reply =
+        call_tool(&http, &server, &tokens.access_token, &session, "read_file", json!({"path": "README.txt"})).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let challenge = reply.headers["www-authenticate"].to_str().unwrap();
     let expected_start = format!(
@@ -198,63 +146,25 @@ async fn missing_tool_scope_is_403_insufficient_scope() {
     );
     assert!(challenge.starts_with(&expected_start), "{challenge}");
 
-    let reply = call_tool(
-        &http,
-        &server,
-        &tokens.access_token,
-        &session,
-        "get_user_profile",
-        json!({}),
-    )
-    .await;
+    let reply = call_tool(&http, &server, &tokens.access_token, &session, "get_user_profile", json!({})).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert!(
-        reply.headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("scope=\"profile:read\"")
-    );
+    assert!(reply.headers["www-authenticate"].to_str().unwrap().contains("scope=\"profile:read\""));
     server.shutdown().await;
 }
 
 #[tokio::test]
 async fn get_user_profile_returns_the_token_subject() {
-    let server = start(ServerConfig {
-        demo_user: "alice@example".into(),
-        ..test_config(true)
-    })
-    .await
-    .unwrap();
+    let server = start(ServerConfig { demo_user: "alice@example".into(), ..test_config(true) }).await.unwrap();
     let http = http();
     let tokens = obtain_tokens(&http, &server, "profile:read").await;
     let session = mcp_initialize(&http, &server, &tokens.access_token).await;
-    let reply = call_tool(
-        &http,
-        &server,
-        &tokens.access_token,
-        &session,
-        "get_user_profile",
-        json!({}),
-    )
-    .await;
+    let reply = call_tool(&http, &server, &tokens.access_token, &session, "get_user_profile", json!({})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
     let result = reply.message.unwrap()["result"].clone();
     assert_eq!(result["structuredContent"]["sub"], "alice@example");
-    assert_eq!(
-        result["structuredContent"]["scopes"],
-        json!(["profile:read"])
-    );
-    assert!(
-        result["structuredContent"]["client_id"]
-            .as_str()
-            .is_some_and(|c| !c.is_empty())
-    );
-    assert!(
-        result["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("alice@example")
-    );
+    assert_eq!(result["structuredContent"]["scopes"], json!(["profile:read"]));
+    assert!(result["structuredContent"]["client_id"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(result["content"][0]["text"].as_str().unwrap().contains("alice@example"));
     server.shutdown().await;
 }
 
@@ -275,58 +185,22 @@ async fn file_tools_list_read_and_refuse_traversal() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert!(
-        names.contains(&"README.txt") && names.contains(&"notes"),
-        "{names:?}"
-    );
+    assert!(names.contains(&"README.txt") && names.contains(&"notes"), "{names:?}");
 
-    let reply = call_tool(
-        &http,
-        &server,
-        t,
-        &session,
-        "read_file",
-        json!({"path": "notes/mcp.txt"}),
-    )
-    .await;
+    let reply = call_tool(&http, &server, t, &session, "read_file", json!({"path": "notes/mcp.txt"})).await;
     let result = reply.message.unwrap()["result"].clone();
     assert_ne!(result["isError"], true);
-    assert!(
-        result["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("RFC 9728")
-    );
+    assert!(result["content"][0]["text"].as_str().unwrap().contains("RFC 9728"));
 
-    for (path, why) in [
-        ("../../etc/passwd", ".."),
-        ("notes/../../secret", ".."),
-        ("/etc/passwd", "absolute"),
-    ] {
-        let reply = call_tool(
-            &http,
-            &server,
-            t,
-            &session,
-            "read_file",
-            json!({"path": path}),
-        )
-        .await;
+    for (path, why) in [("../../etc/passwd", ".."), ("notes/../../secret", ".."), ("/etc/passwd", "absolute")] {
+        let reply = call_tool(&http, &server, t, &session, "read_file", json!({"path": path})).await;
         assert_eq!(reply.status, StatusCode::OK);
         let result = reply.message.unwrap()["result"].clone();
         assert_eq!(result["isError"], true, "{path}");
         let text = result["content"][0]["text"].as_str().unwrap();
         assert!(text.contains("refused") && text.contains(why), "{text}");
     }
-    let reply = call_tool(
-        &http,
-        &server,
-        t,
-        &session,
-        "list_files",
-        json!({"path": ".."}),
-    )
-    .await;
+    let reply = call_tool(&http, &server, t, &session, "list_files", json!({"path": ".."})).await;
     assert_eq!(reply.message.unwrap()["result"]["isError"], true);
     server.shutdown().await;
 }
@@ -338,52 +212,19 @@ async fn files_dir_symlink_escape_is_refused() {
     std::fs::write(outside.path().join("secret.txt"), "top secret").unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), "hello").unwrap();
-    std::os::unix::fs::symlink(
-        outside.path().join("secret.txt"),
-        dir.path().join("escape.txt"),
-    )
-    .unwrap();
-    let server = start(ServerConfig {
-        files_dir: Some(dir.path().to_path_buf()),
-        ..test_config(true)
-    })
-    .await
-    .unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.path().join("escape.txt")).unwrap();
+    let server = start(ServerConfig { files_dir: Some(dir.path().to_path_buf()), ..test_config(true) }).await.unwrap();
     let http = http();
     let tokens = obtain_tokens(&http, &server, "files:read").await;
     let t = tokens.access_token.as_str();
     let session = mcp_initialize(&http, &server, t).await;
-    let reply = call_tool(
-        &http,
-        &server,
-        t,
-        &session,
-        "read_file",
-        json!({"path": "hello.txt"}),
-    )
-    .await;
-    assert_eq!(
-        reply.message.unwrap()["result"]["content"][0]["text"],
-        "hello"
-    );
-    let reply = call_tool(
-        &http,
-        &server,
-        t,
-        &session,
-        "read_file",
-        json!({"path": "escape.txt"}),
-    )
-    .await;
+    let reply = call_tool(&http, &server, t, &session, "read_file", json!({"path": "hello.txt"})).await;
+    assert_eq!(reply.message.unwrap()["result"]["content"][0]["text"], "hello");
+    let reply = call_tool(&http, &server, t, &session, "read_file", json!({"path": "escape.txt"})).await;
     let result = reply.message.unwrap()["result"].clone();
     assert_eq!(result["isError"], true);
     assert!(!result.to_string().contains("top secret"));
-    assert!(
-        result["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("outside")
-    );
+    assert!(result["content"][0]["text"].as_str().unwrap().contains("outside"));
     server.shutdown().await;
 }
 
@@ -391,9 +232,7 @@ async fn files_dir_symlink_escape_is_refused() {
 /// so only the claim under test is wrong.
 fn mint_with_server_key(db: &std::path::Path, kid: &str, claims: &Value) -> String {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let pkcs8: Vec<u8> = conn
-        .query_row("SELECT pkcs8 FROM signing_keys", [], |r| r.get(0))
-        .unwrap();
+    let pkcs8: Vec<u8> = conn.query_row("SELECT pkcs8 FROM signing_keys", [], |r| r.get(0)).unwrap();
     let mut header = Header::new(Algorithm::ES256);
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid.into());
@@ -404,26 +243,11 @@ fn mint_with_server_key(db: &std::path::Path, kid: &str, claims: &Value) -> Stri
 async fn wrong_audience_expired_and_wrong_issuer_tokens_are_invalid_token() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
-    let server = start(ServerConfig {
-        database: Database::File(db.clone()),
-        ..test_config(true)
-    })
-    .await
-    .unwrap();
+    let server = start(ServerConfig { database: Database::File(db.clone()), ..test_config(true) }).await.unwrap();
     let http = http();
-    let jwks: Value = http
-        .get(url(&server, "/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = http.get(url(&server, "/jwks.json")).send().await.unwrap().json().await.unwrap();
     let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let claims = |iss: &str, aud: &str, exp: i64| {
         json!({"iss": iss, "sub": "demo-user", "aud": aud, "exp": exp, "iat": now - 100,
                "jti": "j1", "client_id": "c", "scope": "mcp:tools"})
@@ -448,38 +272,15 @@ async fn wrong_audience_expired_and_wrong_issuer_tokens_are_invalid_token() {
     assert_eq!(reply.status, StatusCode::OK);
 
     for (what, token) in [
-        (
-            "wrong audience",
-            mint_with_server_key(
-                &db,
-                &kid,
-                &claims(&iss, "https://other.example.com/mcp", now + 300),
-            ),
-        ),
-        (
-            "expired",
-            mint_with_server_key(&db, &kid, &claims(&iss, &mcp, now - 30)),
-        ),
-        (
-            "wrong issuer",
-            mint_with_server_key(
-                &db,
-                &kid,
-                &claims("https://evil.example.com", &mcp, now + 300),
-            ),
-        ),
-        (
-            "unknown kid",
-            mint_with_server_key(&db, "other-kid", &claims(&iss, &mcp, now + 300)),
-        ),
+        ("wrong audience", mint_with_server_key(&db, &kid, &claims(&iss, "https://other.example.com/mcp", now + 300))),
+        ("expired", mint_with_server_key(&db, &kid, &claims(&iss, &mcp, now - 30))),
+        ("wrong issuer", mint_with_server_key(&db, &kid, &claims("https://evil.example.com", &mcp, now + 300))),
+        ("unknown kid", mint_with_server_key(&db, "other-kid", &claims(&iss, &mcp, now + 300))),
     ] {
         let reply = mcp_post(&http, &server, Some(&token), None, &initialize_body()).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}");
         let challenge = reply.headers["www-authenticate"].to_str().unwrap();
-        assert!(
-            challenge.starts_with("Bearer error=\"invalid_token\""),
-            "{what}: {challenge}"
-        );
+        assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{what}: {challenge}");
     }
     server.shutdown().await;
 }

@@ -13,10 +13,7 @@ async fn authorization_server_metadata_lists_endpoints_and_capabilities() {
     let iss = issuer(&server);
     assert!(!iss.ends_with('/'));
 
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
         let resp = http.get(url(&server, path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
         let m: Value = resp.json().await.unwrap();
@@ -25,14 +22,11 @@ async fn authorization_server_metadata_lists_endpoints_and_capabilities() {
         assert_eq!(m["token_endpoint"], format!("{iss}/token"));
         assert_eq!(m["registration_endpoint"], format!("{iss}/register"));
         assert_eq!(m["jwks_uri"], format!("{iss}/jwks.json"));
-        assert_eq!(
-            m["scopes_supported"],
-            json!(["mcp:tools", "files:read", "profile:read", "offline_access"])
-        );
+        assert_eq!(m["scopes_supported"], json!(["mcp:tools", "files:read", "profile:read", "offline_access"]));
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(
             m["grant_types_supported"],
-            json!(["authorization_code", "refresh_token"])
+            json!(["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"])
         );
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(
@@ -48,25 +42,14 @@ async fn authorization_server_metadata_lists_endpoints_and_capabilities() {
 async fn protected_resource_metadata_at_path_and_root() {
     let server = start_server(true).await;
     let http = http();
-    for path in [
-        "/.well-known/oauth-protected-resource/mcp",
-        "/.well-known/oauth-protected-resource",
-    ] {
+    for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"] {
         let resp = http.get(url(&server, path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("application/json")
-        );
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
         let m: Value = resp.json().await.unwrap();
         assert_eq!(m["resource"], server.mcp_url().as_str());
         assert_eq!(m["authorization_servers"], json!([issuer(&server)]));
-        assert_eq!(
-            m["scopes_supported"],
-            json!(["mcp:tools", "files:read", "profile:read"])
-        );
+        assert_eq!(m["scopes_supported"], json!(["mcp:tools", "files:read", "profile:read"]));
         assert_eq!(m["bearer_methods_supported"], json!(["header"]));
     }
     server.shutdown().await;
@@ -76,14 +59,7 @@ async fn protected_resource_metadata_at_path_and_root() {
 async fn jwks_and_health() {
     let server = start_server(true).await;
     let http = http();
-    let jwks: Value = http
-        .get(url(&server, "/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = http.get(url(&server, "/jwks.json")).send().await.unwrap().json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["crv"], "P-256");

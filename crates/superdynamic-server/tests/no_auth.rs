@@ -9,10 +9,7 @@ use serde_json::json;
 use superdynamic_server::{ANONYMOUS_SUBJECT, ServerConfig, ServerError, start};
 
 fn no_auth_config() -> ServerConfig {
-    ServerConfig {
-        no_auth: true,
-        ..test_config(false)
-    }
+    ServerConfig { no_auth: true, ..test_config(false) }
 }
 
 #[tokio::test]
@@ -25,18 +22,8 @@ async fn no_auth_serves_both_generations_without_a_token() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
     let result = reply.message.unwrap()["result"].clone();
     assert_eq!(result["structuredContent"]["sub"], ANONYMOUS_SUBJECT);
-    assert_eq!(
-        result["structuredContent"]["scopes"],
-        json!(["mcp:tools", "files:read", "profile:read"])
-    );
-    let reply = modern_call_tool(
-        &http,
-        &server,
-        None,
-        "read_file",
-        json!({"path": "README.txt"}),
-    )
-    .await;
+    assert_eq!(result["structuredContent"]["scopes"], json!(["mcp:tools", "files:read", "profile:read"]));
+    let reply = modern_call_tool(&http, &server, None, "read_file", json!({"path": "README.txt"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
     assert_ne!(reply.message.unwrap()["result"]["isError"], true);
 
@@ -56,10 +43,7 @@ async fn no_auth_serves_both_generations_without_a_token() {
                       "params": {"name": "get_weather", "arguments": {"location": "Rome"}}});
     let reply = mcp_post(&http, &server, None, Some(&session), &call).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
-    assert_eq!(
-        reply.message.unwrap()["result"]["structuredContent"]["location"],
-        "Rome"
-    );
+    assert_eq!(reply.message.unwrap()["result"]["structuredContent"]["location"], "Rome");
     server.shutdown().await;
 }
 
@@ -67,12 +51,9 @@ async fn no_auth_serves_both_generations_without_a_token() {
 async fn no_auth_is_refused_on_non_loopback_addresses() {
     // The check comes before anything is bound, so nothing listens here.
     for bind in ["0.0.0.0:0", "[::]:0", "192.0.2.1:0"] {
-        let err = start(ServerConfig {
-            bind: bind.parse().unwrap(),
-            ..no_auth_config()
-        })
-        .await
-        .expect_err("no_auth on a non-loopback address must be refused");
+        let err = start(ServerConfig { bind: bind.parse().unwrap(), ..no_auth_config() })
+            .await
+            .expect_err("no_auth on a non-loopback address must be refused");
         assert!(matches!(err, ServerError::NoAuthNotLoopback(_)), "{err}");
         assert!(err.to_string().contains("loopback"), "{err}");
     }
@@ -81,21 +62,10 @@ async fn no_auth_is_refused_on_non_loopback_addresses() {
 #[test]
 fn the_binary_refuses_no_auth_on_a_non_loopback_bind() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_superdynamic-server"))
-        .args([
-            "--no-auth",
-            "--bind",
-            "0.0.0.0",
-            "--port",
-            "0",
-            "--db",
-            ":memory:",
-        ])
+        .args(["--no-auth", "--bind", "0.0.0.0", "--port", "0", "--db", ":memory:"])
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("--no-auth") && stderr.contains("loopback"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--no-auth") && stderr.contains("loopback"), "{stderr}");
 }

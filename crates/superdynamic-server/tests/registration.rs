@@ -31,10 +31,7 @@ async fn public_client_gets_no_secret_and_metadata_is_echoed() {
     assert!(body["client_id_issued_at"].as_i64().is_some());
     assert_eq!(body["client_name"], "Public App");
     assert_eq!(body["token_endpoint_auth_method"], "none");
-    assert_eq!(
-        body["grant_types"],
-        json!(["authorization_code", "refresh_token"])
-    );
+    assert_eq!(body["grant_types"], json!(["authorization_code", "refresh_token"]));
     assert_eq!(body["response_types"], json!(["code"]));
     assert_eq!(body["redirect_uris"][2], "https://app.example.com/cb");
     assert!(body.get("some_unknown_field").is_none());
@@ -45,16 +42,8 @@ async fn public_client_gets_no_secret_and_metadata_is_echoed() {
 async fn confidential_client_defaults_to_client_secret_basic() {
     let server = start_server(true).await;
     let http = http();
-    let reg = register(
-        &http,
-        &server,
-        json!({"redirect_uris": ["https://app.example.com/cb"]}),
-    )
-    .await;
-    assert_eq!(
-        reg.body["token_endpoint_auth_method"],
-        "client_secret_basic"
-    );
+    let reg = register(&http, &server, json!({"redirect_uris": ["https://app.example.com/cb"]})).await;
+    assert_eq!(reg.body["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(reg.body["grant_types"], json!(["authorization_code"]));
     assert!(reg.client_secret.as_deref().is_some_and(|s| s.len() >= 32));
     assert_eq!(reg.body["client_secret_expires_at"], 0);
@@ -73,13 +62,8 @@ async fn confidential_client_defaults_to_client_secret_basic() {
 async fn rejected(body: reqwest::Body, content_type: &str) -> (StatusCode, Value) {
     let server = start_server(true).await;
     let http = http();
-    let resp = http
-        .post(url(&server, "/register"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        http.post(url(&server, "/register")).header("content-type", content_type).body(body).send().await.unwrap();
     let status = resp.status();
     let body = resp.json().await.unwrap();
     server.shutdown().await;
@@ -95,12 +79,7 @@ async fn http_redirect_uri_on_a_non_loopback_host_is_rejected() {
     let (status, body) = rejected_json(json!({"redirect_uris": ["http://example.com/cb"]})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_redirect_uri");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("http://example.com/cb")
-    );
+    assert!(body["error_description"].as_str().unwrap().contains("http://example.com/cb"));
 }
 
 #[tokio::test]
@@ -129,12 +108,7 @@ async fn unknown_grant_type_is_invalid_client_metadata() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_client_metadata");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("password")
-    );
+    assert!(body["error_description"].as_str().unwrap().contains("password"));
 }
 
 #[tokio::test]
@@ -159,11 +133,7 @@ async fn bad_json_and_wrong_content_type_are_rejected_in_protocol_format() {
     assert_eq!(body["error"], "invalid_client_metadata");
     assert!(body["error_description"].is_string());
 
-    let (status, body) = rejected(
-        "redirect_uris=x".into(),
-        "application/x-www-form-urlencoded",
-    )
-    .await;
+    let (status, body) = rejected("redirect_uris=x".into(), "application/x-www-form-urlencoded").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_client_metadata");
 }

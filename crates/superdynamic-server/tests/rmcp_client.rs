@@ -18,10 +18,7 @@ use superdynamic_server::RunningServer;
 
 /// rmcp's transport over its default reqwest client. reqwest is built with
 /// `rustls-no-provider` here, so the ring provider is installed first.
-fn transport(
-    server: &RunningServer,
-    token: Option<&str>,
-) -> StreamableHttpClientTransport<reqwest::Client> {
+fn transport(server: &RunningServer, token: Option<&str>) -> StreamableHttpClientTransport<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = StreamableHttpClientTransportConfig::with_uri(server.mcp_url().to_string());
     if let Some(token) = token {
@@ -40,24 +37,13 @@ fn arguments(value: Value) -> serde_json::Map<String, Value> {
 /// Lists the tools and calls get_weather (allowed) and read_file (scope
 /// missing: the 403 must surface as an error, not a hang or a success).
 async fn exercise(client: &RunningService<RoleClient, ClientConfig>) {
-    let mut names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .expect("tools/list")
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let mut names: Vec<String> =
+        client.list_all_tools().await.expect("tools/list").into_iter().map(|t| t.name.to_string()).collect();
     names.sort_unstable();
-    assert_eq!(
-        names,
-        ["get_user_profile", "get_weather", "list_files", "read_file"]
-    );
+    assert_eq!(names, ["get_user_profile", "get_weather", "list_files", "read_file"]);
 
     let result = client
-        .call_tool(
-            CallToolRequestParams::new("get_weather")
-                .with_arguments(arguments(json!({"location": "Paris"}))),
-        )
+        .call_tool(CallToolRequestParams::new("get_weather").with_arguments(arguments(json!({"location": "Paris"}))))
         .await
         .expect("tools/call get_weather");
     assert_ne!(result.is_error, Some(true));
@@ -66,10 +52,7 @@ async fn exercise(client: &RunningService<RoleClient, ClientConfig>) {
     assert_eq!(data["units"], "celsius");
 
     let denied = client
-        .call_tool(
-            CallToolRequestParams::new("read_file")
-                .with_arguments(arguments(json!({"path": "README.txt"}))),
-        )
+        .call_tool(CallToolRequestParams::new("read_file").with_arguments(arguments(json!({"path": "README.txt"}))))
         .await;
     let error = denied.expect_err("read_file without files:read must fail");
     let text = format!("{error:?}");
@@ -88,10 +71,7 @@ async fn rmcp_client_legacy_initialize_lifecycle() {
         .expect("initialize with the rmcp client");
     let info = client.peer_info().expect("server info after initialize");
     assert!(info.protocol_version.has_initialize(), "{info:?}");
-    assert_eq!(
-        info.server_info.as_ref().map(|i| i.name.as_str()),
-        Some("superdynamic-server")
-    );
+    assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("superdynamic-server"));
     exercise(&client).await;
     client.cancel().await.expect("close the session");
     server.shutdown().await;
@@ -106,9 +86,7 @@ async fn rmcp_client_modern_discover_lifecycle() {
     let client = ClientConfig::default()
         .serve_with_lifecycle(
             transport(&server, Some(&tokens.access_token)),
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
+            ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] },
         )
         .await
         .expect("server/discover with the rmcp client");
@@ -148,9 +126,6 @@ async fn rmcp_client_without_a_token_gets_an_auth_error() {
         .serve(transport(&server, None))
         .await
         .expect_err("initialize without a token must fail");
-    assert!(
-        error.is_authorization_required() || error.auth_challenge().is_some(),
-        "{error:?}"
-    );
+    assert!(error.is_authorization_required() || error.auth_challenge().is_some(), "{error:?}");
     server.shutdown().await;
 }

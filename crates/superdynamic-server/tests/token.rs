@@ -15,14 +15,7 @@ async fn code_exchange_returns_bearer_tokens_without_caching() {
     let http = http();
     let client = register_public(&http, &server).await;
     let p = pkce("t1");
-    let code = get_code(
-        &http,
-        &server,
-        &client.client_id,
-        &p,
-        "mcp:tools files:read",
-    )
-    .await;
+    let code = get_code(&http, &server, &client.client_id, &p, "mcp:tools files:read").await;
     let resp = exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["cache-control"], "no-store");
@@ -40,9 +33,7 @@ async fn code_exchange_returns_bearer_tokens_without_caching() {
     assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
     assert!(header.kid.is_some());
     let payload: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap(),
     )
     .unwrap();
     assert_eq!(payload["iss"], issuer(&server));
@@ -51,10 +42,7 @@ async fn code_exchange_returns_bearer_tokens_without_caching() {
     assert_eq!(payload["client_id"], client.client_id.as_str());
     assert_eq!(payload["scope"], "mcp:tools files:read");
     assert!(payload["jti"].is_string());
-    assert_eq!(
-        payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap(),
-        3600
-    );
+    assert_eq!(payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap(), 3600);
     server.shutdown().await;
 }
 
@@ -74,8 +62,7 @@ async fn wrong_pkce_verifier_is_invalid_grant_and_burns_the_code() {
     assert_eq!(headers["pragma"], "no-cache");
     // Single use, even after a failed attempt.
     let (_, _, error, _) =
-        oauth_error(exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await)
-            .await;
+        oauth_error(exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await).await;
     assert_eq!(error, "invalid_grant");
     server.shutdown().await;
 }
@@ -87,34 +74,22 @@ async fn code_replay_is_invalid_grant_and_revokes_the_refresh_token() {
     let client = register_public(&http, &server).await;
     let p = pkce("t3");
     let code = get_code(&http, &server, &client.client_id, &p, "mcp:tools").await;
-    let first: Value = exchange_code(&http, &server, &client.client_id, &code, &p.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await.json().await.unwrap();
     let refresh = first["refresh_token"].as_str().unwrap();
 
     let (status, _, error, _) =
-        oauth_error(exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await)
-            .await;
+        oauth_error(exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error, "invalid_grant");
 
     let resp = token_request(
         &http,
         &server,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", &client.client_id),
-        ],
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", &client.client_id)],
     )
     .await;
     let (_, _, error, _) = oauth_error(resp).await;
-    assert_eq!(
-        error, "invalid_grant",
-        "tokens from a replayed code are revoked"
-    );
+    assert_eq!(error, "invalid_grant", "tokens from a replayed code are revoked");
     server.shutdown().await;
 }
 
@@ -169,19 +144,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let http = http();
     let client = register_public(&http, &server).await;
     let p = pkce("t5");
-    let code = get_code(
-        &http,
-        &server,
-        &client.client_id,
-        &p,
-        "mcp:tools files:read",
-    )
-    .await;
-    let first: Value = exchange_code(&http, &server, &client.client_id, &code, &p.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let code = get_code(&http, &server, &client.client_id, &p, "mcp:tools files:read").await;
+    let first: Value = exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await.json().await.unwrap();
     let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
     let mcp = server.mcp_url().to_string();
     let refresh = |rt: String, scope: Option<&'static str>| {
@@ -199,11 +163,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
             if let Some(s) = scope {
                 form.push(("scope", s.to_owned()));
             }
-            http.post(url(server, "/token"))
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
+            http.post(url(server, "/token")).form(&form).send().await.unwrap()
         }
     };
 
@@ -238,19 +198,11 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 async fn client_without_refresh_grant_gets_no_refresh_token() {
     let server = start_server(true).await;
     let http = http();
-    let client = register(
-        &http,
-        &server,
-        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}),
-    )
-    .await;
+    let client =
+        register(&http, &server, json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})).await;
     let p = pkce("t6");
     let code = get_code(&http, &server, &client.client_id, &p, "mcp:tools").await;
-    let body: Value = exchange_code(&http, &server, &client.client_id, &code, &p.verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = exchange_code(&http, &server, &client.client_id, &code, &p.verifier).await.json().await.unwrap();
     assert!(body["access_token"].is_string());
     assert!(body.get("refresh_token").is_none());
     server.shutdown().await;
@@ -300,12 +252,7 @@ async fn client_secret_basic_and_post() {
     let (status, headers, error, _) = oauth_error(resp).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error, "invalid_client");
-    assert!(
-        headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Basic")
-    );
+    assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Basic"));
     assert_eq!(headers["cache-control"], "no-store");
 
     // A basic client sending its secret in the body uses the wrong method.
@@ -313,24 +260,14 @@ async fn client_secret_basic_and_post() {
     let mut f = form(&code);
     f.push(("client_id", basic.client_id.clone()));
     f.push(("client_secret", secret.clone()));
-    let resp = http
-        .post(url(&server, "/token"))
-        .form(&f)
-        .send()
-        .await
-        .unwrap();
+    let resp = http.post(url(&server, "/token")).form(&f).send().await.unwrap();
     assert_eq!(oauth_error(resp).await.2, "invalid_client");
 
     // Missing authentication entirely.
     let code = get_code(&http, &server, &basic.client_id, &p, "mcp:tools").await;
     let mut f = form(&code);
     f.push(("client_id", basic.client_id.clone()));
-    let resp = http
-        .post(url(&server, "/token"))
-        .form(&f)
-        .send()
-        .await
-        .unwrap();
+    let resp = http.post(url(&server, "/token")).form(&f).send().await.unwrap();
     assert_eq!(oauth_error(resp).await.2, "invalid_client");
 
     // client_secret_post.
@@ -344,12 +281,7 @@ async fn client_secret_basic_and_post() {
     let mut f = form(&code);
     f.push(("client_id", post.client_id.clone()));
     f.push(("client_secret", post.client_secret.clone().unwrap()));
-    let resp = http
-        .post(url(&server, "/token"))
-        .form(&f)
-        .send()
-        .await
-        .unwrap();
+    let resp = http.post(url(&server, "/token")).form(&f).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     server.shutdown().await;
 }
@@ -360,12 +292,7 @@ async fn malformed_requests_get_rfc6749_errors() {
     let http = http();
     let client = register_public(&http, &server).await;
 
-    let resp = token_request(
-        &http,
-        &server,
-        &[("grant_type", "password"), ("client_id", &client.client_id)],
-    )
-    .await;
+    let resp = token_request(&http, &server, &[("grant_type", "password"), ("client_id", &client.client_id)]).await;
     let (status, headers, error, _) = oauth_error(resp).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error, "unsupported_grant_type");
@@ -374,13 +301,8 @@ async fn malformed_requests_get_rfc6749_errors() {
     let resp = token_request(&http, &server, &[("client_id", &client.client_id)]).await;
     assert_eq!(oauth_error(resp).await.2, "invalid_request");
 
-    let resp = http
-        .post(url(&server, "/token"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        http.post(url(&server, "/token")).header("content-type", "application/json").body("{}").send().await.unwrap();
     assert_eq!(oauth_error(resp).await.2, "invalid_request");
 
     let resp = http
@@ -394,23 +316,13 @@ async fn malformed_requests_get_rfc6749_errors() {
 
     let resp = http
         .post(url(&server, "/token"))
-        .header(
-            "authorization",
-            format!("Basic {}", STANDARD.encode("no-colon")),
-        )
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", "x"),
-            ("code_verifier", "y"),
-        ])
+        .header("authorization", format!("Basic {}", STANDARD.encode("no-colon")))
+        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("code_verifier", "y")])
         .send()
         .await
         .unwrap();
     let (status, _, error, _) = oauth_error(resp).await;
-    assert_eq!(
-        (status, error.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_client")
-    );
+    assert_eq!((status, error.as_str()), (StatusCode::UNAUTHORIZED, "invalid_client"));
 
     let resp = token_request(
         &http,

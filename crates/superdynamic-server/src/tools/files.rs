@@ -53,10 +53,7 @@ pub enum FileError {
     #[error("{0:?} is not a UTF-8 text file")]
     NotText(String),
     #[error("could not read {path:?}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
 }
 
 /// The directory the file tools serve. For the built-in files it owns a
@@ -74,11 +71,7 @@ pub struct Listing {
 
 impl Listing {
     pub fn summary(&self) -> String {
-        let shown = if self.path.is_empty() {
-            "."
-        } else {
-            &self.path
-        };
+        let shown = if self.path.is_empty() { "." } else { &self.path };
         let mut out = format!("Contents of {shown}:");
         for (name, kind, size) in &self.entries {
             match size {
@@ -93,11 +86,8 @@ impl Listing {
     }
 
     pub fn to_json(&self) -> Value {
-        let entries: Vec<Value> = self
-            .entries
-            .iter()
-            .map(|(name, kind, size)| json!({"name": name, "type": kind, "size": size}))
-            .collect();
+        let entries: Vec<Value> =
+            self.entries.iter().map(|(name, kind, size)| json!({"name": name, "type": kind, "size": size})).collect();
         json!({"path": self.path, "entries": entries})
     }
 }
@@ -105,10 +95,7 @@ impl Listing {
 impl FileRoot {
     /// Serves an existing directory.
     pub fn directory(dir: &Path) -> Result<Self, FileError> {
-        let root = dir.canonicalize().map_err(|source| FileError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        let root = dir.canonicalize().map_err(|source| FileError::Io { path: dir.display().to_string(), source })?;
         if !root.is_dir() {
             return Err(FileError::NotDirectory(dir.display().to_string()));
         }
@@ -121,10 +108,8 @@ impl FileRoot {
             let path = path.to_owned();
             move |source| FileError::Io { path, source }
         };
-        let temp = tempfile::Builder::new()
-            .prefix("superdynamic-demo-")
-            .tempdir()
-            .map_err(io("temporary directory"))?;
+        let temp =
+            tempfile::Builder::new().prefix("superdynamic-demo-").tempdir().map_err(io("temporary directory"))?;
         for (name, contents) in BUILT_IN {
             let path = temp.path().join(name);
             if let Some(parent) = path.parent() {
@@ -132,14 +117,8 @@ impl FileRoot {
             }
             fs::write(&path, contents).map_err(io(name))?;
         }
-        let root = temp
-            .path()
-            .canonicalize()
-            .map_err(io("temporary directory"))?;
-        Ok(Self {
-            root,
-            _temp: Some(temp),
-        })
+        let root = temp.path().canonicalize().map_err(io("temporary directory"))?;
+        Ok(Self { root, _temp: Some(temp) })
     }
 
     /// Lexical check, then resolve symlinks and make sure we stayed inside.
@@ -163,10 +142,7 @@ impl FileRoot {
             if e.kind() == std::io::ErrorKind::NotFound {
                 FileError::NotFound(requested.to_owned())
             } else {
-                FileError::Io {
-                    path: requested.to_owned(),
-                    source: e,
-                }
+                FileError::Io { path: requested.to_owned(), source: e }
             }
         })?;
         if !resolved.starts_with(&self.root) {
@@ -180,10 +156,7 @@ impl FileRoot {
         if !dir.is_dir() {
             return Err(FileError::NotDirectory(requested.to_owned()));
         }
-        let io = |source| FileError::Io {
-            path: requested.to_owned(),
-            source,
-        };
+        let io = |source| FileError::Io { path: requested.to_owned(), source };
         let mut entries = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -201,32 +174,20 @@ impl FileRoot {
             entries.push((name, kind, size));
         }
         entries.sort();
-        let shown = dir
-            .strip_prefix(&self.root)
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Ok(Listing {
-            path: shown,
-            entries,
-        })
+        let shown = dir.strip_prefix(&self.root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(Listing { path: shown, entries })
     }
 
     pub fn read(&self, requested: &str) -> Result<String, FileError> {
         let file = self.resolve(requested)?;
-        let meta = fs::metadata(&file).map_err(|source| FileError::Io {
-            path: requested.to_owned(),
-            source,
-        })?;
+        let meta = fs::metadata(&file).map_err(|source| FileError::Io { path: requested.to_owned(), source })?;
         if meta.is_dir() {
             return Err(FileError::IsDirectory(requested.to_owned()));
         }
         if meta.len() > MAX_READ_BYTES {
             return Err(FileError::TooLarge(requested.to_owned()));
         }
-        let bytes = fs::read(&file).map_err(|source| FileError::Io {
-            path: requested.to_owned(),
-            source,
-        })?;
+        let bytes = fs::read(&file).map_err(|source| FileError::Io { path: requested.to_owned(), source })?;
         String::from_utf8(bytes).map_err(|_| FileError::NotText(requested.to_owned()))
     }
 }
@@ -248,23 +209,11 @@ mod tests {
     #[test]
     fn traversal_is_refused() {
         let root = FileRoot::built_in().unwrap();
-        assert!(matches!(
-            root.read("../etc/passwd"),
-            Err(FileError::Traversal(_))
-        ));
-        assert!(matches!(
-            root.read("notes/../../x"),
-            Err(FileError::Traversal(_))
-        ));
-        assert!(matches!(
-            root.read("/etc/passwd"),
-            Err(FileError::Absolute(_))
-        ));
+        assert!(matches!(root.read("../etc/passwd"), Err(FileError::Traversal(_))));
+        assert!(matches!(root.read("notes/../../x"), Err(FileError::Traversal(_))));
+        assert!(matches!(root.read("/etc/passwd"), Err(FileError::Absolute(_))));
         assert!(matches!(root.list(".."), Err(FileError::Traversal(_))));
-        assert!(matches!(
-            root.read("missing.txt"),
-            Err(FileError::NotFound(_))
-        ));
+        assert!(matches!(root.read("missing.txt"), Err(FileError::NotFound(_))));
     }
 
     #[cfg(unix)]
@@ -273,17 +222,10 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.txt"), "secret").unwrap();
         let inside = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(
-            outside.path().join("secret.txt"),
-            inside.path().join("link.txt"),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), inside.path().join("link.txt")).unwrap();
         std::fs::write(inside.path().join("ok.txt"), "fine").unwrap();
         let root = FileRoot::directory(inside.path()).unwrap();
         assert_eq!(root.read("ok.txt").unwrap(), "fine");
-        assert!(matches!(
-            root.read("link.txt"),
-            Err(FileError::EscapesRoot(_))
-        ));
+        assert!(matches!(root.read("link.txt"), Err(FileError::EscapesRoot(_))));
     }
 }

@@ -50,10 +50,7 @@ pub struct McpTools {
 
 impl McpTools {
     pub fn new(files: Arc<FileRoot>) -> Self {
-        Self {
-            files,
-            tool_router: Self::tool_router(),
-        }
+        Self { files, tool_router: Self::tool_router() }
     }
 }
 
@@ -75,10 +72,7 @@ impl McpTools {
     #[tool(
         description = "List the files in the read-only demo directory, or in one of its subdirectories. Needs scope files:read."
     )]
-    async fn list_files(
-        &self,
-        Parameters(args): Parameters<files::ListArgs>,
-    ) -> Result<CallToolResult, ErrorData> {
+    async fn list_files(&self, Parameters(args): Parameters<files::ListArgs>) -> Result<CallToolResult, ErrorData> {
         let path = args.path.as_deref().unwrap_or("");
         Ok(match self.files.list(path) {
             Ok(listing) => structured(listing.summary(), listing.to_json()),
@@ -89,15 +83,9 @@ impl McpTools {
     #[tool(
         description = "Read a text file from the read-only demo directory (path relative to it). Needs scope files:read."
     )]
-    async fn read_file(
-        &self,
-        Parameters(args): Parameters<files::ReadArgs>,
-    ) -> Result<CallToolResult, ErrorData> {
+    async fn read_file(&self, Parameters(args): Parameters<files::ReadArgs>) -> Result<CallToolResult, ErrorData> {
         Ok(match self.files.read(&args.path) {
-            Ok(content) => structured(
-                content.clone(),
-                serde_json::json!({"path": args.path, "content": content}),
-            ),
+            Ok(content) => structured(content.clone(), serde_json::json!({"path": args.path, "content": content})),
             Err(e) => tool_error(e.to_string()),
         })
     }
@@ -105,17 +93,11 @@ impl McpTools {
     #[tool(
         description = "Who the access token belongs to: subject, client and granted scopes. Needs scope profile:read."
     )]
-    async fn get_user_profile(
-        &self,
-        Extension(parts): Extension<Parts>,
-    ) -> Result<CallToolResult, ErrorData> {
+    async fn get_user_profile(&self, Extension(parts): Extension<Parts>) -> Result<CallToolResult, ErrorData> {
         // The bearer middleware put the validated claims in the HTTP request;
         // rmcp passes that request's Parts to us.
         let Some(claims) = parts.extensions.get::<AccessClaims>() else {
-            return Err(ErrorData::internal_error(
-                "no validated access token reached the tool",
-                None,
-            ));
+            return Err(ErrorData::internal_error("no validated access token reached the tool", None));
         };
         let profile = profile::Profile::from_claims(claims);
         Ok(structured(profile.summary(), profile.to_json()))

@@ -22,12 +22,7 @@ impl Profile {
     }
 
     pub fn summary(&self) -> String {
-        format!(
-            "You are {} (via client {}) with scopes: {}",
-            self.sub,
-            self.client_id,
-            self.scopes.join(" ")
-        )
+        format!("You are {} (via client {}) with scopes: {}", self.sub, self.client_id, self.scopes.join(" "))
     }
 
     pub fn to_json(&self) -> Value {

@@ -22,16 +22,8 @@ pub struct WeatherArgs {
     pub units: Option<Units>,
 }
 
-const CONDITIONS: [&str; 8] = [
-    "sunny",
-    "partly cloudy",
-    "cloudy",
-    "light rain",
-    "heavy rain",
-    "thunderstorms",
-    "snow",
-    "fog",
-];
+const CONDITIONS: [&str; 8] =
+    ["sunny", "partly cloudy", "cloudy", "light rain", "heavy rain", "thunderstorms", "snow", "fog"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeatherReport {
@@ -100,30 +92,12 @@ mod tests {
 
     #[test]
     fn deterministic_and_unit_conversion() {
-        let c = report(&WeatherArgs {
-            location: "Paris".into(),
-            units: None,
-        })
-        .unwrap();
-        let again = report(&WeatherArgs {
-            location: " paris ".into(),
-            units: Some(Units::Celsius),
-        })
-        .unwrap();
+        let c = report(&WeatherArgs { location: "Paris".into(), units: None }).unwrap();
+        let again = report(&WeatherArgs { location: " paris ".into(), units: Some(Units::Celsius) }).unwrap();
         assert_eq!(c.temperature, again.temperature);
         assert_eq!(c.conditions, again.conditions);
-        let f = report(&WeatherArgs {
-            location: "Paris".into(),
-            units: Some(Units::Fahrenheit),
-        })
-        .unwrap();
+        let f = report(&WeatherArgs { location: "Paris".into(), units: Some(Units::Fahrenheit) }).unwrap();
         assert!((f.temperature - (c.temperature * 9.0 / 5.0 + 32.0)).abs() < 0.11);
-        assert!(
-            report(&WeatherArgs {
-                location: "  ".into(),
-                units: None
-            })
-            .is_err()
-        );
+        assert!(report(&WeatherArgs { location: "  ".into(), units: None }).is_err());
     }
 }

@@ -18,10 +18,7 @@ pub const ACCEPT_MCP: &str = "application/json, text/event-stream";
 
 pub fn http() -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 pub fn test_config(auto_approve: bool) -> ServerConfig {
@@ -54,10 +51,7 @@ pub fn pkce(seed: &str) -> Pkce {
     // 43+ unreserved characters; deterministic per seed is fine in tests.
     let verifier = URL_SAFE_NO_PAD.encode(Sha256::digest(seed.as_bytes()));
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    Pkce {
-        verifier,
-        challenge,
-    }
+    Pkce { verifier, challenge }
 }
 
 pub struct Registered {
@@ -67,12 +61,7 @@ pub struct Registered {
 }
 
 pub async fn register(http: &Client, server: &RunningServer, metadata: Value) -> Registered {
-    let resp = http
-        .post(url(server, "/register"))
-        .json(&metadata)
-        .send()
-        .await
-        .unwrap();
+    let resp = http.post(url(server, "/register")).json(&metadata).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED, "registration failed");
     let body: Value = resp.json().await.unwrap();
     Registered {
@@ -98,16 +87,8 @@ pub async fn register_public(http: &Client, server: &RunningServer) -> Registere
 }
 
 /// GET /authorize with the given extra/overriding parameters.
-pub async fn authorize_raw(
-    http: &Client,
-    server: &RunningServer,
-    params: &[(&str, &str)],
-) -> reqwest::Response {
-    http.get(url(server, "/authorize"))
-        .query(params)
-        .send()
-        .await
-        .unwrap()
+pub async fn authorize_raw(http: &Client, server: &RunningServer, params: &[(&str, &str)]) -> reqwest::Response {
+    http.get(url(server, "/authorize")).query(params).send().await.unwrap()
 }
 
 /// The standard authorization request parameters.
@@ -131,47 +112,24 @@ pub fn authorize_params<'a>(
 
 /// Query parameters of a redirect's Location header.
 pub fn location_params(headers: &HeaderMap) -> (Url, HashMap<String, String>) {
-    let location = headers
-        .get(LOCATION)
-        .expect("a Location header")
-        .to_str()
-        .unwrap();
+    let location = headers.get(LOCATION).expect("a Location header").to_str().unwrap();
     let url = Url::parse(location).unwrap();
     let params = url.query_pairs().into_owned().collect();
     (url, params)
 }
 
 /// Runs /authorize (auto-approve) and returns the code.
-pub async fn get_code(
-    http: &Client,
-    server: &RunningServer,
-    client_id: &str,
-    pkce: &Pkce,
-    scope: &str,
-) -> String {
+pub async fn get_code(http: &Client, server: &RunningServer, client_id: &str, pkce: &Pkce, scope: &str) -> String {
     let mcp = server.mcp_url().to_string();
-    let resp = authorize_raw(
-        http,
-        server,
-        &authorize_params(&mcp, client_id, &pkce.challenge, scope),
-    )
-    .await;
+    let resp = authorize_raw(http, server, &authorize_params(&mcp, client_id, &pkce.challenge, scope)).await;
     assert_eq!(resp.status(), StatusCode::FOUND);
     let (_, params) = location_params(resp.headers());
     assert_eq!(params.get("state").map(String::as_str), Some("xyz-state"));
     params.get("code").expect("a code").clone()
 }
 
-pub async fn token_request(
-    http: &Client,
-    server: &RunningServer,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    http.post(url(server, "/token"))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
+pub async fn token_request(http: &Client, server: &RunningServer, form: &[(&str, &str)]) -> reqwest::Response {
+    http.post(url(server, "/token")).form(form).send().await.unwrap()
 }
 
 pub async fn exchange_code(
@@ -272,12 +230,7 @@ pub async fn mcp_post(
     let status = resp.status();
     let headers = resp.headers().clone();
     let raw = resp.text().await.unwrap();
-    McpReply {
-        status,
-        headers,
-        message: parse_mcp_body(&raw),
-        raw,
-    }
+    McpReply { status, headers, message: parse_mcp_body(&raw), raw }
 }
 
 /// initialize + notifications/initialized; returns the session id.
@@ -303,12 +256,7 @@ pub async fn mcp_initialize(http: &Client, server: &RunningServer, token: &str) 
     assert_eq!(msg["result"]["serverInfo"]["name"], "superdynamic-server");
     let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
     let reply = mcp_post(http, server, Some(token), Some(&session), &initialized).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::ACCEPTED,
-        "initialized: {}",
-        reply.raw
-    );
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "initialized: {}", reply.raw);
     session
 }
 
@@ -375,10 +323,7 @@ pub async fn modern_post_with(
     body: &Value,
     headers: &[(String, String)],
 ) -> McpReply {
-    let mut req = http
-        .post(server.mcp_url())
-        .header("Accept", ACCEPT_MCP)
-        .header("Content-Type", "application/json");
+    let mut req = http.post(server.mcp_url()).header("Accept", ACCEPT_MCP).header("Content-Type", "application/json");
     for (name, value) in headers {
         req = req.header(name.as_str(), value.as_str());
     }
@@ -389,21 +334,11 @@ pub async fn modern_post_with(
     let status = resp.status();
     let headers = resp.headers().clone();
     let raw = resp.text().await.unwrap();
-    McpReply {
-        status,
-        headers,
-        message: parse_mcp_body(&raw),
-        raw,
-    }
+    McpReply { status, headers, message: parse_mcp_body(&raw), raw }
 }
 
 /// POSTs a modern request with the headers derived from its body.
-pub async fn modern_post(
-    http: &Client,
-    server: &RunningServer,
-    token: Option<&str>,
-    body: &Value,
-) -> McpReply {
+pub async fn modern_post(http: &Client, server: &RunningServer, token: Option<&str>, body: &Value) -> McpReply {
     modern_post_with(http, server, token, body, &modern_headers(body)).await
 }
 
@@ -415,11 +350,6 @@ pub async fn modern_call_tool(
     name: &str,
     arguments: Value,
 ) -> McpReply {
-    let body = modern_request(
-        7,
-        "tools/call",
-        json!({"name": name, "arguments": arguments}),
-        MODERN,
-    );
+    let body = modern_request(7, "tools/call", json!({"name": name, "arguments": arguments}), MODERN);
     modern_post(http, server, token, &body).await
 }
