@@ -51,6 +51,9 @@ pub struct GlobalArgs {
     /// Print the authorization URL instead of opening a browser.
     #[arg(long, global = true)]
     pub no_browser: bool,
+    /// Sign in with the device flow (RFC 8628): enter a short code on any device with a browser.
+    #[arg(long, global = true, conflicts_with_all = ["no_browser", "auto_authorize"])]
+    pub device: bool,
     /// Complete sign-in without a browser by following the authorization server's redirects (only for
     /// servers that approve without a person, such as `superdynamic-server --auto-approve`).
     #[arg(long, global = true, conflicts_with = "no_browser")]
@@ -98,6 +101,10 @@ pub struct GlobalArgs {
     /// Loopback port for the sign-in redirect [default: a port derived from the server URL].
     #[arg(long, global = true)]
     pub callback_port: Option<u16>,
+    /// Redirect URI to register and send when the browser reaches this machine through another address (port
+    /// forwarding); the listener binds 127.0.0.1 on --callback-port, else this URI's port.
+    #[arg(long, global = true, value_name = "URL")]
+    pub redirect_uri: Option<String>,
     /// Seconds to wait for each request to the server.
     #[arg(long, global = true, default_value_t = 60)]
     pub timeout: u64,
@@ -141,8 +148,8 @@ pub enum Command {
     Clients,
     /// Refresh the stored access token now.
     Refresh(ServerArg),
-    /// Delete the stored credentials for a server.
-    Logout(ServerArg),
+    /// Revoke the tokens at the authorization server (when it can) and delete the stored credentials.
+    Logout(LogoutArgs),
     /// Start the reference server in-process and walk through the whole flow.
     Demo,
 }
@@ -151,6 +158,15 @@ pub enum Command {
 pub struct ServerArg {
     /// The MCP server URL, for example https://mcp.example.com/mcp
     pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// Keep the client registration (only the tokens are deleted).
+    #[arg(long)]
+    pub keep_registration: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 //! One function per subcommand, each a thin layer over the library.
 
 use crate::Failure;
-use crate::cli::{CallArgs, GlobalArgs, GrantKind, ServerArg};
+use crate::cli::{CallArgs, GlobalArgs, GrantKind, LogoutArgs, ServerArg};
 use crate::narrate::Narrator;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -30,7 +30,9 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     }
     let mut options = ClientOptions::new(store(global)?);
     options.profile = global.profile.clone();
-    options.authorization_mode = if global.auto_authorize {
+    options.authorization_mode = if global.device {
+        AuthorizationMode::Device
+    } else if global.auto_authorize {
         AuthorizationMode::Fetch
     } else if global.no_browser {
         AuthorizationMode::PrintUrl
@@ -48,6 +50,19 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     options.discovery_policy.allow_missing_pkce_metadata = global.allow_missing_pkce_metadata;
     options.scope = global.scope.clone();
     options.callback_port = global.callback_port;
+    options.paste_redirect = global.no_browser;
+    options.redirect_uri = match &global.redirect_uri {
+        None => None,
+        Some(raw) => {
+            let uri = url::Url::parse(raw).map_err(|e| Failure::usage(format!("--redirect-uri '{raw}': {e}")))?;
+            if !superdynamic::resource::is_secure_or_loopback(&uri) {
+                return Err(Failure::usage(format!(
+                    "--redirect-uri '{raw}' must be https, or http on a loopback address (MCP §Communication Security)"
+                )));
+            }
+            Some(uri)
+        }
+    };
     options.request_timeout = Duration::from_secs(global.timeout.max(1));
     options.auth_timeout = Duration::from_secs(global.auth_timeout.max(1));
     options.observer = Arc::new(Narrator { quiet: global.json });
@@ -370,18 +385,28 @@ pub async fn refresh(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure
     Ok(())
 }
 
-pub fn logout(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
-    let client = client(global, arg)?;
-    let removed = client.logout().map_err(Failure::from_lib)?;
-    let text = if removed {
-        format!(
-            "Signed out of {}; local credentials deleted",
-            client.server()
-        )
+pub async fn logout(global: &GlobalArgs, arg: &LogoutArgs) -> Result<(), Failure> {
+    let client = client(global, &arg.server)?;
+    let outcome = client.logout(arg.keep_registration).await.map_err(Failure::from_lib)?;
+    for problem in &outcome.revocation_errors {
+        eprintln!("warning: could not revoke the {problem}");
+    }
+    let mut text = if outcome.removed {
+        format!("Signed out of {}; local credentials deleted", client.server())
     } else {
         format!("No stored credentials for {}", client.server())
     };
-    print(global, json!({ "removed": removed }), &text);
+    if !outcome.revoked.is_empty() {
+        text.push_str(&format!(" (revoked at the authorization server: {})", outcome.revoked.join(", ")));
+    }
+    if arg.keep_registration && outcome.removed {
+        text.push_str("; the client registration was kept");
+    }
+    print(
+        global,
+        json!({ "removed": outcome.removed, "revoked": outcome.revoked, "revocation_errors": outcome.revocation_errors }),
+        &text,
+    );
     Ok(())
 }
 

@@ -115,7 +115,10 @@ impl Observer for DemoNarrator {
                 self.step("Refresh (rotating refresh token)");
                 describe_tokens(tokens);
             }
-            Event::WaitingForOtherSignIn { .. } => {}
+            Event::WaitingForOtherSignIn { .. }
+            | Event::PasteRejected { .. }
+            | Event::DeviceCode { .. }
+            | Event::RegistrationDiscarded { .. } => {}
             Event::StepUp { scope } => {
                 self.step(&format!(
                     "Step-up: signing in again for the union of scopes, adding {scope}"

@@ -79,7 +79,7 @@ async fn main() -> ExitCode {
         Command::Call(a) => commands::call(g, a).await,
         Command::Clients => commands::clients(g),
         Command::Refresh(a) => commands::refresh(g, a).await,
-        Command::Logout(a) => commands::logout(g, a),
+        Command::Logout(a) => commands::logout(g, a).await,
         Command::Demo => demo::run(g).await,
     };
     match result {

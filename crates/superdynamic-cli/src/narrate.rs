@@ -34,13 +34,14 @@ impl Observer for Narrator {
                 }
             }
             Event::AuthorizationUrl { url, mode } => match mode {
-                AuthorizationMode::PrintUrl => {
-                    format!("Open this URL in your browser to sign in:\n\n  {url}\n")
-                }
+                AuthorizationMode::PrintUrl => format!(
+                    "Open this URL in your browser to sign in:\n\n  {url}\n\nA browser on this machine finishes by itself. \
+                     Elsewhere, paste here the address the browser ends on (or its code) and press Enter."
+                ),
                 AuthorizationMode::Browser => {
                     format!("Opening your browser to sign in. If it does not open, visit:\n  {url}")
                 }
-                AuthorizationMode::Fetch => return,
+                AuthorizationMode::Fetch | AuthorizationMode::Device => return,
             },
             Event::WaitingForCallback { timeout, .. } => {
                 if self.quiet {
@@ -56,6 +57,20 @@ impl Observer for Narrator {
             }
             Event::Refreshed { .. } => "Access token refreshed".to_string(),
             Event::StepUp { scope } => format!("Signing in again for scope: {scope}"),
+            Event::PasteRejected { reason } => format!("That is not the redirect of this sign-in ({reason}); paste the newest one"),
+            Event::DeviceCode { user_code, verification_uri, verification_uri_complete, expires_in } => {
+                let direct = verification_uri_complete.map(|u| format!("\n  (or open {u})")).unwrap_or_default();
+                let line = format!(
+                    "To sign in, open {verification_uri} on any device and enter the code\n\n    {user_code}\n{direct}\n\
+                     The code expires in {} min. Waiting…",
+                    expires_in / 60
+                );
+                eprintln!("{line}");
+                return;
+            }
+            Event::RegistrationDiscarded { client_id } => {
+                format!("The authorization server no longer accepts client {client_id}; registering again")
+            }
             Event::WaitingForOtherSignIn { server } => {
                 format!("Another superdynamic process is signing in to {server}; waiting for it to finish")
             }

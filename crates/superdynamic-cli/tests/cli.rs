@@ -204,6 +204,11 @@ async fn expired_token_is_refreshed_before_use() {
         .await
         .ok();
     let first = env.stored()["credentials"][0]["tokens"].clone();
+    // A 2-second token is used for most of its life, then refreshed before use once it has expired.
+    let run = env.run(&["tools", &env.url(), "--non-interactive"]).await;
+    run.ok();
+    assert!(!run.stderr.contains("Access token refreshed"), "a fresh token is not refreshed: {}", run.stderr);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let run = env.run(&["tools", &env.url(), "--non-interactive"]).await;
     run.ok();
     assert!(

@@ -1,7 +1,9 @@
 //! The whole flow for one MCP server: use stored credentials, refresh them before they expire, and on a 401 or
 //! a 403 `insufficient_scope` run discovery, registration and authorization, then retry the request.
 
-use crate::authorization::{self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackListener};
+use crate::authorization::{
+    self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackError, CallbackListener,
+};
 use crate::client_auth::{ClientAuthentication, ClientKey};
 use crate::discovery::{self, BearerChallenge, Discovery, DiscoveryPolicy};
 use crate::error::Error;
@@ -56,6 +58,21 @@ pub enum Event<'a> {
     },
     StepUp {
         scope: &'a str,
+    },
+    /// Device flow (RFC 8628): the code the user enters at the verification URI.
+    DeviceCode {
+        user_code: &'a str,
+        verification_uri: &'a str,
+        verification_uri_complete: Option<&'a str>,
+        expires_in: u64,
+    },
+    /// The authorization server no longer accepts this registration; it was forgotten and a new one follows.
+    RegistrationDiscarded {
+        client_id: &'a str,
+    },
+    /// A pasted redirect was for another sign-in; waiting for the right one.
+    PasteRejected {
+        reason: &'a str,
     },
     /// Another process is signing in to this server; this one waits for its result.
     WaitingForOtherSignIn {
@@ -116,6 +133,11 @@ pub struct ClientOptions {
     pub scope: Option<String>,
     /// Fixed loopback port for the redirect; `None` derives a stable one from the server URL.
     pub callback_port: Option<u16>,
+    /// The redirect URI to register and send, when the browser reaches the listener through another address
+    /// (port forwarding). The listener still binds 127.0.0.1 (`callback_port`, else this URI's port).
+    pub redirect_uri: Option<Url>,
+    /// In `PrintUrl` mode, also accept the redirect URL (or code) pasted on standard input.
+    pub paste_redirect: bool,
     pub request_timeout: Duration,
     /// How long to wait for the user to finish signing in.
     pub auth_timeout: Duration,
@@ -137,11 +159,24 @@ impl ClientOptions {
             discovery_policy: DiscoveryPolicy::default(),
             scope: None,
             callback_port: None,
+            redirect_uri: None,
+            paste_redirect: false,
             request_timeout: Duration::from_secs(60),
             auth_timeout: Duration::from_secs(300),
             observer: Arc::new(TracingObserver),
         }
     }
+}
+
+/// The result of [`McpClient::logout`].
+#[derive(Debug, Default)]
+pub struct LogoutOutcome {
+    /// Whether any local credentials existed.
+    pub removed: bool,
+    /// Token types revoked at the authorization server.
+    pub revoked: Vec<&'static str>,
+    /// Revocations that failed (the local credentials were deleted anyway).
+    pub revocation_errors: Vec<String>,
 }
 
 /// The result of [`McpClient::login`].
@@ -221,7 +256,8 @@ impl McpClient {
         };
         let discovery = self.discover(challenge.as_ref()).await?;
         let listener = self.bind_listener().await?;
-        let registration = self.client_identity(&discovery, listener.redirect_uri(), None).await?;
+        let device = self.options.authorization_mode == AuthorizationMode::Device;
+        let registration = self.client_identity(&discovery, listener.redirect_uri(), None, device).await?;
         Ok(Some(registration))
     }
 
@@ -256,11 +292,45 @@ impl McpClient {
         self.refresh_record(&record, &tokens).await
     }
 
-    /// Deletes the stored credentials for this server; returns whether any existed.
-    pub fn logout(&self) -> Result<bool, Error> {
-        let removed =
-            self.options.store.update(|data| Ok::<_, StoreError>(data.remove(&self.options.profile, &self.server)))?;
-        Ok(removed > 0)
+    /// Signs out: revokes the refresh and access tokens at the authorization server when it offers
+    /// `revocation_endpoint` (RFC 7009), then deletes the local credentials (keeping the client registration
+    /// when `keep_registration`). A failed revocation is reported, and the local credentials go anyway.
+    pub async fn logout(&self, keep_registration: bool) -> Result<LogoutOutcome, Error> {
+        let data = self.options.store.load()?;
+        let records: Vec<CredentialRecord> =
+            data.credentials.iter().filter(|r| r.matches(&self.options.profile, &self.server)).cloned().collect();
+        let mut outcome = LogoutOutcome { removed: !records.is_empty(), ..LogoutOutcome::default() };
+        for record in &records {
+            let (Some(tokens), Some(registration), Some(endpoint)) =
+                (&record.tokens, &record.registration, &record.authorization_server.revocation_endpoint)
+            else {
+                continue;
+            };
+            let client = self.token_client(registration, &record.issuer)?;
+            // The refresh token first: revoking it also ends the grant its access tokens came from (RFC 7009 §2.1).
+            let mut pending: Vec<(&str, &str)> = Vec::new();
+            if let Some(rt) = &tokens.refresh_token {
+                pending.push((rt.secret(), "refresh_token"));
+            }
+            pending.push((tokens.access_token.secret(), "access_token"));
+            for (token, hint) in pending {
+                match token::revoke(&self.http, endpoint, &client, token, hint).await {
+                    Ok(()) => outcome.revoked.push(hint),
+                    Err(e) => outcome.revocation_errors.push(format!("{hint}: {e}")),
+                }
+            }
+        }
+        self.options.store.update(|data| {
+            if keep_registration {
+                for r in data.credentials.iter_mut().filter(|r| r.matches(&self.options.profile, &self.server)) {
+                    r.tokens = None;
+                }
+            } else {
+                data.remove(&self.options.profile, &self.server);
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(outcome)
     }
 
     /// Ends the MCP session, if one is open.
@@ -350,7 +420,8 @@ impl McpClient {
         }
         match self.refresh_record(&record, &tokens).await {
             Ok(fresh) => Ok(Some(fresh.access_token)),
-            Err(Error::Token(e)) if e.oauth_code() == Some("invalid_grant") => Ok(None),
+            // The grant or the client is gone: the 401 path signs in again (registering anew if needed).
+            Err(Error::Token(e)) if matches!(e.oauth_code(), Some("invalid_grant" | "invalid_client")) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -414,12 +485,38 @@ impl McpClient {
                 Ok(fresh)
             }
             Err(e) => {
-                if e.oauth_code() == Some("invalid_grant") {
-                    self.save_tokens(&current, &stored, None)?;
+                match e.oauth_code() {
+                    Some("invalid_grant") => self.save_tokens(&current, &stored, None)?,
+                    Some("invalid_client") => self.discard_registration(&current, &registration)?,
+                    _ => {}
                 }
                 Err(e.into())
             }
         }
+    }
+
+    /// The authorization server no longer knows this client (`invalid_client`, a redirect URI it refuses):
+    /// forget the registration and its tokens, if they are still the stored ones, so the next sign-in registers
+    /// again. Pre-registered clients are the user's to fix and are kept.
+    fn discard_registration(&self, record: &CredentialRecord, registration: &ClientRegistration) -> Result<(), Error> {
+        if registration.source == RegistrationSource::PreRegistered {
+            return Ok(());
+        }
+        self.observe(Event::RegistrationDiscarded { client_id: &registration.client_id });
+        self.options.store.update(|data| {
+            if let Some(r) = data
+                .credentials
+                .iter_mut()
+                .find(|r| r.matches(&record.profile, &record.server) && r.issuer == record.issuer)
+                && r.registration.as_ref().is_some_and(|g| g.client_id == registration.client_id)
+            {
+                r.registration = None;
+                r.tokens = None;
+                r.updated_at = now_unix();
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(())
     }
 
     /// Replaces `expected` with `new` in the record, only if `expected` is still what is stored.
@@ -494,6 +591,12 @@ impl McpClient {
     /// RFC 8252 §7.3 loopback redirect on a port stable per server (so a dynamic registration's redirect URI
     /// keeps matching), falling back to any free port when it is taken.
     async fn bind_listener(&self) -> Result<CallbackListener, Error> {
+        if let Some(uri) = &self.options.redirect_uri {
+            let port = self.options.callback_port.or(uri.port_or_known_default()).unwrap_or(0);
+            return CallbackListener::bind_for(port, uri)
+                .await
+                .map_err(|source| AuthorizationError::Listen { port, source }.into());
+        }
         let port = self.options.callback_port.unwrap_or_else(|| stable_port(&self.options.profile, &self.server));
         match CallbackListener::bind(port).await {
             Ok(l) => Ok(l),
@@ -556,6 +659,7 @@ impl McpClient {
         discovery: &Discovery,
         redirect_uri: &str,
         scope: Option<&str>,
+        device: bool,
     ) -> Result<ClientRegistration, Error> {
         let metadata = &discovery.authorization_server;
         if let Some(s) = self.static_client_for(&discovery.issuer)? {
@@ -581,12 +685,14 @@ impl McpClient {
         if let Some(reg) = existing.and_then(|r| r.registration.clone())
             && reg.source == RegistrationSource::Dynamic
             && reg.usable_for(redirect_uri, now_unix())
+            && (!device || reg.allows_grant(registration::DEVICE_CODE_GRANT))
         {
             self.observe(Event::Registered { registration: &reg, reused: true });
             return Ok(reg);
         }
         let endpoint = metadata.registration_endpoint.as_deref().ok_or(RegistrationError::NotSupported)?;
-        let request = RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope };
+        let request =
+            RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope, device_grant: device };
         let registration = registration::register(&self.http, endpoint, &request).await?;
         self.observe(Event::Registered { registration: &registration, reused: false });
         let record = CredentialRecord {
@@ -682,10 +788,38 @@ impl McpClient {
             }
         };
         let discovery = self.discover(challenge).await?;
+        if self.options.authorization_mode == AuthorizationMode::Device {
+            return self.authorize_device(&discovery, challenge, step_up).await;
+        }
+        match self.authorize_code(&discovery, challenge, step_up).await {
+            // A stored registration the server has forgotten: it was discarded, so this registers anew, once.
+            Err(Error::Authorization(AuthorizationError::RegistrationRejected)) => {
+                self.authorize_code(&discovery, challenge, step_up).await
+            }
+            other => other,
+        }
+    }
+
+    /// The authorization code grant with PKCE (OAuth 2.1 §4.1) through the loopback redirect.
+    async fn authorize_code(
+        &self,
+        discovery: &Discovery,
+        challenge: Option<&BearerChallenge>,
+        step_up: Option<&str>,
+    ) -> Result<CredentialRecord, Error> {
         let listener = self.bind_listener().await?;
         let redirect_uri = listener.redirect_uri().to_string();
-        let scope = self.select_scope(&discovery, challenge, step_up);
-        let registration = self.client_identity(&discovery, &redirect_uri, None).await?;
+        let scope = self.select_scope(discovery, challenge, step_up);
+        let stored = self.options.store.load()?.find(&self.options.profile, &self.server, &discovery.issuer).cloned();
+        let registration = self.client_identity(discovery, &redirect_uri, None, false).await?;
+        let reused = registration.source == RegistrationSource::Dynamic
+            && stored.as_ref().and_then(|r| r.registration.as_ref()).map(|r| &r.client_id) == Some(&registration.client_id);
+        let rejected = |record: &Option<CredentialRecord>| -> Result<Error, Error> {
+            if let Some(record) = record {
+                self.discard_registration(record, &registration)?;
+            }
+            Ok(AuthorizationError::RegistrationRejected.into())
+        };
         let (url, pending) = AuthorizationRequest {
             metadata: &discovery.authorization_server,
             client_id: &registration.client_id,
@@ -695,6 +829,11 @@ impl McpClient {
         }
         .build()?;
         let mode = self.options.authorization_mode;
+        // A reused registration may have been forgotten by the server (a reset database, an expired client): an
+        // error page instead of a sign-in page or a redirect says so before the user is sent there.
+        if reused && mode != AuthorizationMode::Fetch && self.refused_outright(&url).await {
+            return Err(rejected(&stored)?);
+        }
         self.observe(Event::AuthorizationUrl { url: &url, mode });
         self.observe(Event::WaitingForCallback { redirect_uri: &redirect_uri, timeout: self.options.auth_timeout });
         let code = {
@@ -708,7 +847,19 @@ impl McpClient {
                         }
                         (&mut wait).await.map_err(AuthorizationError::from)
                     }
-                    AuthorizationMode::PrintUrl => (&mut wait).await.map_err(AuthorizationError::from),
+                    AuthorizationMode::PrintUrl if self.options.paste_redirect => {
+                        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+                        let rejected = |e: &CallbackError| self.observe(Event::PasteRejected { reason: &e.to_string() });
+                        tokio::select! {
+                            result = &mut wait => result.map_err(AuthorizationError::from),
+                            pasted = authorization::paste::read_pasted(stdin, &pending, rejected) => {
+                                pasted.map_err(AuthorizationError::from)
+                            }
+                        }
+                    }
+                    AuthorizationMode::PrintUrl | AuthorizationMode::Device => {
+                        (&mut wait).await.map_err(AuthorizationError::from)
+                    }
                     AuthorizationMode::Fetch => {
                         tokio::select! {
                             result = &mut wait => result.map_err(AuthorizationError::from),
@@ -720,13 +871,15 @@ impl McpClient {
                     }
                 }
             };
-            tokio::time::timeout(self.options.auth_timeout, callback)
-                .await
-                .map_err(|_| AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()))??
+            match tokio::time::timeout(self.options.auth_timeout, callback).await {
+                Err(_) => return Err(AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()).into()),
+                Ok(Err(AuthorizationError::NeedsUser { status: 400 | 401 })) if reused => return Err(rejected(&stored)?),
+                Ok(result) => result?,
+            }
         };
         let scope_for_record = pending.scope.clone();
         let client = self.token_client(&registration, &discovery.issuer)?;
-        let tokens = token::exchange_code(
+        let exchanged = token::exchange_code(
             &self.http,
             &discovery.authorization_server.token_endpoint,
             &client,
@@ -738,8 +891,73 @@ impl McpClient {
                 requested_scope: scope_for_record.as_deref(),
             },
         )
-        .await?;
+        .await;
+        let tokens = match exchanged {
+            Err(e) if reused && e.oauth_code() == Some("invalid_client") => return Err(rejected(&stored)?),
+            other => other?,
+        };
         self.observe(Event::Authorized { tokens: &tokens });
+        self.save_sign_in(discovery, registration, tokens)
+    }
+
+    /// GET the authorization URL without following it: does the server refuse it with 400 or 401?
+    async fn refused_outright(&self, url: &Url) -> bool {
+        match self.fetch_http.get(url.clone()).send().await {
+            Ok(response) => matches!(response.status().as_u16(), 400 | 401),
+            Err(_) => false,
+        }
+    }
+}
+
+impl McpClient {
+    /// The device authorization grant (RFC 8628): a code to enter on any device, then polling.
+    async fn authorize_device(
+        &self,
+        discovery: &Discovery,
+        challenge: Option<&BearerChallenge>,
+        step_up: Option<&str>,
+    ) -> Result<CredentialRecord, Error> {
+        let metadata = &discovery.authorization_server;
+        let endpoint = metadata
+            .device_authorization_endpoint
+            .as_deref()
+            .ok_or_else(|| Error::DeviceFlowUnsupported { issuer: discovery.issuer.to_string() })?;
+        // The registration also lists the loopback redirect URI, so the same client can use the browser later.
+        let redirect_uri =
+            format!("http://127.0.0.1:{}/callback", stable_port(&self.options.profile, &self.server));
+        let registration = self.client_identity(discovery, &redirect_uri, None, true).await?;
+        let scope = self.select_scope(discovery, challenge, step_up);
+        let client = self.token_client(&registration, &discovery.issuer)?;
+        let device =
+            token::device_authorization(&self.http, endpoint, &client, scope.as_deref(), &discovery.resource).await?;
+        self.observe(Event::DeviceCode {
+            user_code: &device.user_code,
+            verification_uri: &device.verification_uri,
+            verification_uri_complete: device.verification_uri_complete.as_deref(),
+            expires_in: device.expires_in,
+        });
+        let poll = authorization::device::poll(
+            &self.http,
+            &metadata.token_endpoint,
+            &client,
+            &device,
+            &discovery.resource,
+            scope.as_deref(),
+        );
+        let tokens = tokio::time::timeout(self.options.auth_timeout, poll)
+            .await
+            .map_err(|_| AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()))??;
+        self.observe(Event::Authorized { tokens: &tokens });
+        self.save_sign_in(discovery, registration, tokens)
+    }
+
+    /// Stores the result of a sign-in as the current record for this server and issuer.
+    fn save_sign_in(
+        &self,
+        discovery: &Discovery,
+        registration: ClientRegistration,
+        tokens: TokenSet,
+    ) -> Result<CredentialRecord, Error> {
         let record = CredentialRecord {
             profile: self.options.profile.clone(),
             server: self.server.clone(),
@@ -757,9 +975,7 @@ impl McpClient {
         })?;
         Ok(record)
     }
-}
 
-impl McpClient {
     /// Machine-to-machine sign-in: discovery, the pre-registered client, and the client credentials grant
     /// (MCP extension io.modelcontextprotocol/oauth-client-credentials). No browser, no user.
     async fn authorize_client_credentials(
@@ -790,22 +1006,7 @@ impl McpClient {
         )
         .await?;
         self.observe(Event::Authorized { tokens: &tokens });
-        let record = CredentialRecord {
-            profile: self.options.profile.clone(),
-            server: self.server.clone(),
-            issuer: discovery.issuer.clone(),
-            resource: discovery.resource.clone(),
-            authorization_server: metadata.clone(),
-            registration: Some(registration),
-            tokens: Some(tokens),
-            updated_at: now_unix(),
-        };
-        let saved = record.clone();
-        self.options.store.update(|data| {
-            data.upsert(saved);
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(record)
+        self.save_sign_in(&discovery, registration, tokens)
     }
 }
 

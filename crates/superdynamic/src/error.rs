@@ -27,6 +27,11 @@ pub enum Error {
     Transport(#[from] TransportError),
     #[error("no {what} is configured for client '{client_id}'; pass it (for example --client-secret or --private-key)")]
     MissingClientCredential { client_id: String, what: &'static str },
+    #[error(
+        "authorization server {issuer} does not offer the device flow (no device_authorization_endpoint); sign in \
+         with --no-browser instead"
+    )]
+    DeviceFlowUnsupported { issuer: String },
     #[error("not signed in to {server}; run `superdynamic login {server}` first")]
     NotSignedIn { server: String },
     #[error(

@@ -28,5 +28,5 @@ pub mod store;
 pub mod token;
 pub mod transport;
 
-pub use client::{ClientOptions, Event, Grant, LoginOutcome, McpClient, Observer, StaticClient};
+pub use client::{ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer, StaticClient};
 pub use error::{Error, ErrorKind};

@@ -63,6 +63,9 @@ pub struct ClientRegistration {
     pub source: RegistrationSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id_issued_at: Option<u64>,
+    /// Registered grant types (RFC 7591 §2); empty when unknown (older stores, pre-registered clients).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant_types: Vec<String>,
     /// Unix time the secret expires; `None` or 0 for never (RFC 7591 §3.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_expires_at: Option<u64>,
@@ -91,6 +94,7 @@ impl ClientRegistration {
             auth_method,
             redirect_uris: Vec::new(),
             source: RegistrationSource::PreRegistered,
+            grant_types: Vec::new(),
             client_id_issued_at: None,
             client_secret_expires_at: None,
         }
@@ -104,9 +108,15 @@ impl ClientRegistration {
             auth_method: TokenEndpointAuth::None,
             redirect_uris: Vec::new(),
             source: RegistrationSource::MetadataDocument,
+            grant_types: Vec::new(),
             client_id_issued_at: None,
             client_secret_expires_at: None,
         }
+    }
+
+    /// Whether this registration may use `grant` (unknown grant lists are assumed to allow it).
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.is_empty() || self.grant_types.iter().any(|g| g == grant)
     }
 
     /// A dynamic registration is reusable while its secret has not expired and it lists our redirect URI.
@@ -183,7 +193,12 @@ pub struct RegistrationRequest<'a> {
     pub client_name: &'a str,
     pub redirect_uri: &'a str,
     pub scope: Option<&'a str>,
+    /// Also register the device authorization grant (RFC 8628 §3.4 grant type).
+    pub device_grant: bool,
 }
+
+/// RFC 8628 §3.4.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 #[derive(Deserialize)]
 struct RegistrationResponse {
@@ -198,6 +213,8 @@ struct RegistrationResponse {
     client_id_issued_at: Option<u64>,
     #[serde(default)]
     client_secret_expires_at: Option<u64>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -222,7 +239,11 @@ pub async fn register(
     let mut body = serde_json::json!({
         "client_name": request.client_name,
         "redirect_uris": [request.redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": if request.device_grant {
+            vec!["authorization_code", DEVICE_CODE_GRANT, "refresh_token"]
+        } else {
+            vec!["authorization_code", "refresh_token"]
+        },
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
         "application_type": "native",
@@ -285,6 +306,13 @@ pub async fn register(
             .redirect_uris
             .unwrap_or_else(|| vec![request.redirect_uri.to_string()]),
         source: RegistrationSource::Dynamic,
+        grant_types: parsed.grant_types.unwrap_or_else(|| {
+            let mut g = vec!["authorization_code".to_string(), "refresh_token".to_string()];
+            if request.device_grant {
+                g.push(DEVICE_CODE_GRANT.to_string());
+            }
+            g
+        }),
         client_id_issued_at: parsed.client_id_issued_at,
         client_secret_expires_at: parsed.client_secret_expires_at,
     })

@@ -172,6 +172,110 @@ pub async fn client_credentials(
     post(http, token_endpoint, client, form, scope).await
 }
 
+/// Token revocation (RFC 7009 §2.1). The server answers 200 whether or not it knew the token (§2.2).
+pub async fn revoke(
+    http: &reqwest::Client,
+    revocation_endpoint: &str,
+    client: &TokenClient<'_>,
+    token: &str,
+    token_type_hint: &str,
+) -> Result<(), TokenError> {
+    let url =
+        Url::parse(revocation_endpoint).map_err(|_| TokenError::InsecureEndpoint(revocation_endpoint.to_string()))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(TokenError::InsecureEndpoint(revocation_endpoint.to_string()));
+    }
+    let mut form = vec![("token", token.to_string()), ("token_type_hint", token_type_hint.to_string())];
+    let request = http.post(url.clone());
+    let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
+    let timeout = Duration::from_secs(30);
+    let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
+    match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
+        Ok(err) => Err(TokenError::OAuth { error: err.error, description: err.error_description }),
+        Err(_) => Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()),
+    }
+}
+
+/// One poll of the device authorization grant (RFC 8628 §3.4). `authorization_pending` and `slow_down` come
+/// back as [`TokenError::OAuth`] for the caller's polling loop.
+pub async fn device_code(
+    http: &reqwest::Client,
+    token_endpoint: &str,
+    client: &TokenClient<'_>,
+    device_code: &str,
+    resource: &ResourceUri,
+    requested_scope: Option<&str>,
+) -> Result<TokenSet, TokenError> {
+    let form = vec![
+        ("grant_type", crate::registration::DEVICE_CODE_GRANT.to_string()),
+        ("device_code", device_code.to_string()),
+        ("resource", resource.as_str().to_string()),
+    ];
+    post(http, token_endpoint, client, form, requested_scope).await
+}
+
+/// The device authorization request (RFC 8628 §3.1-3.2).
+pub async fn device_authorization(
+    http: &reqwest::Client,
+    endpoint: &str,
+    client: &TokenClient<'_>,
+    scope: Option<&str>,
+    resource: &ResourceUri,
+) -> Result<DeviceAuthorization, TokenError> {
+    let url = Url::parse(endpoint).map_err(|_| TokenError::InsecureEndpoint(endpoint.to_string()))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(TokenError::InsecureEndpoint(endpoint.to_string()));
+    }
+    let mut form = vec![("resource", resource.as_str().to_string())];
+    if let Some(scope) = scope {
+        form.push(("scope", scope.to_string()));
+    }
+    let request = http.post(url.clone()).header("Accept", "application/json");
+    let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
+    let timeout = Duration::from_secs(30);
+    let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
+    let status = response.status();
+    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
+    if !status.is_success() {
+        return Err(match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
+            Ok(err) => TokenError::OAuth { error: err.error, description: err.error_description },
+            Err(_) => HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into(),
+        });
+    }
+    let parsed: DeviceAuthorization = serde_json::from_slice(&bytes)
+        .map_err(|e| TokenError::InvalidResponse(format!("not a device authorization response: {e}")))?;
+    for uri in [Some(&parsed.verification_uri), parsed.verification_uri_complete.as_ref()].into_iter().flatten() {
+        // The user is told to open this: the same scheme rules as an authorization URL.
+        if !Url::parse(uri).is_ok_and(|u| is_secure_or_loopback(&u)) {
+            return Err(TokenError::InvalidResponse(format!("verification URI '{uri}' is not https")));
+        }
+    }
+    Ok(parsed)
+}
+
+/// RFC 8628 §3.2.
+#[derive(Debug, Deserialize)]
+pub struct DeviceAuthorization {
+    pub device_code: crate::secret::AuthorizationCode,
+    pub user_code: String,
+    pub verification_uri: String,
+    #[serde(default)]
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: u64,
+    /// Seconds between polls; 5 when absent (§3.2).
+    #[serde(default = "default_interval")]
+    pub interval: u64,
+}
+
+fn default_interval() -> u64 {
+    5
+}
+
 async fn post(
     http: &reqwest::Client,
     token_endpoint: &str,

@@ -9,13 +9,8 @@ use url::Url;
 pub enum BrowserError {
     #[error("refusing to open '{0}': only https URLs (or http on this machine) are opened")]
     UnsafeUrl(String),
-    #[error(
-        "could not start a browser ({program}): {source}. Open the URL yourself, or use --no-browser"
-    )]
-    Launch {
-        program: String,
-        source: std::io::Error,
-    },
+    #[error("could not start a browser ({program}): {source}. Open the URL yourself, or use --no-browser")]
+    Launch { program: String, source: std::io::Error },
 }
 
 /// Opens `url` with `$BROWSER` when set (a program name or path, run with the URL as its only argument),
@@ -27,10 +22,7 @@ pub fn open(url: &Url) -> Result<(), BrowserError> {
     let (program, mut args): (String, Vec<String>) = match std::env::var("BROWSER") {
         Ok(b) if !b.trim().is_empty() => (b.trim().to_string(), vec![]),
         _ if cfg!(target_os = "macos") => ("open".into(), vec![]),
-        _ if cfg!(windows) => (
-            "rundll32".into(),
-            vec!["url.dll,FileProtocolHandler".into()],
-        ),
+        _ if cfg!(windows) => ("rundll32".into(), vec!["url.dll,FileProtocolHandler".into()]),
         _ => ("xdg-open".into(), vec![]),
     };
     args.push(url.to_string());
@@ -50,17 +42,9 @@ mod tests {
 
     #[test]
     fn dangerous_schemes_are_never_opened() {
-        for bad in [
-            "javascript:alert(1)",
-            "file:///etc/passwd",
-            "data:text/html,x",
-            "http://example.com/a",
-        ] {
+        for bad in ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,x", "http://example.com/a"] {
             let url = Url::parse(bad).unwrap();
-            assert!(
-                matches!(open(&url), Err(BrowserError::UnsafeUrl(_))),
-                "{bad}"
-            );
+            assert!(matches!(open(&url), Err(BrowserError::UnsafeUrl(_))), "{bad}");
         }
     }
 }

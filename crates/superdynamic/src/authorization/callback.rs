@@ -31,10 +31,7 @@ pub enum CallbackError {
     )]
     IssuerMismatch { expected: String, found: String },
     #[error("the authorization server refused: {error}{}", .description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Denied {
-        error: String,
-        description: Option<String>,
-    },
+    Denied { error: String, description: Option<String> },
     #[error("the redirect carries neither a code nor an error")]
     MissingCode,
 }
@@ -46,10 +43,7 @@ impl CallbackError {
 }
 
 /// Checks a redirect's query string. `state` first: a response for another request is never acted upon.
-pub fn validate(
-    query: &str,
-    pending: &PendingAuthorization,
-) -> Result<AuthorizationCode, CallbackError> {
+pub fn validate(query: &str, pending: &PendingAuthorization) -> Result<AuthorizationCode, CallbackError> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if pairs.iter().any(|(n, _)| *n == name) {
@@ -57,12 +51,7 @@ pub fn validate(
         }
         pairs.push((name.into_owned(), value.into_owned()));
     }
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     // Constant-time comparison is unnecessary: `state` is single-use and the listener lives for one request.
     if get("state") != Some(pending.state.as_str()) {
         return Err(CallbackError::StateMismatch);
@@ -99,18 +88,22 @@ fn sanitize(text: &str) -> String {
 pub struct CallbackListener {
     listener: TcpListener,
     redirect_uri: String,
+    path: String,
 }
 
 impl CallbackListener {
     /// Binds 127.0.0.1:`port` (0 picks a free port). RFC 8252 §7.3: loopback IP literal, not `localhost`.
     pub async fn bind(port: u16) -> std::io::Result<Self> {
-        let listener =
-            TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await?;
+        let listener = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await?;
         let port = listener.local_addr()?.port();
-        Ok(Self {
-            listener,
-            redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}"),
-        })
+        Ok(Self { listener, redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}"), path: CALLBACK_PATH.into() })
+    }
+
+    /// Binds 127.0.0.1:`port` but announces `redirect_uri` (for port forwarding: the browser reaches this
+    /// listener through another address). Callbacks are accepted on that URI's path.
+    pub async fn bind_for(port: u16, redirect_uri: &url::Url) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await?;
+        Ok(Self { listener, redirect_uri: redirect_uri.to_string(), path: redirect_uri.path().to_string() })
     }
 
     pub fn redirect_uri(&self) -> &str {
@@ -123,10 +116,7 @@ impl CallbackListener {
 
     /// Serves requests until one valid callback (or a terminal error) arrives. Wrong paths get 404 and wrong
     /// `state` gets 400; both leave the listener waiting, so a stray or forged request cannot end the sign-in.
-    pub async fn wait(
-        self,
-        pending: &PendingAuthorization,
-    ) -> Result<AuthorizationCode, CallbackError> {
+    pub async fn wait(self, pending: &PendingAuthorization) -> Result<AuthorizationCode, CallbackError> {
         loop {
             let Ok((stream, peer)) = self.listener.accept().await else {
                 continue;
@@ -134,7 +124,7 @@ impl CallbackListener {
             if !peer.ip().is_loopback() {
                 continue;
             }
-            match handle_connection(stream, pending).await {
+            match handle_connection(stream, &self.path, pending).await {
                 Some(Ok(code)) => return Ok(code),
                 Some(Err(e)) if e.is_terminal() => return Err(e),
                 _ => continue,
@@ -146,6 +136,7 @@ impl CallbackListener {
 /// Reads one HTTP request head and answers it. `None` when it was not a callback for us.
 async fn handle_connection(
     mut stream: TcpStream,
+    callback_path: &str,
     pending: &PendingAuthorization,
 ) -> Option<Result<AuthorizationCode, CallbackError>> {
     let head = match tokio::time::timeout(Duration::from_secs(10), read_head(&mut stream)).await {
@@ -160,24 +151,12 @@ async fn handle_connection(
         }
     });
     let Some(target) = target else {
-        respond(
-            &mut stream,
-            405,
-            "Not supported",
-            "This address only receives the sign-in redirect.",
-        )
-        .await;
+        respond(&mut stream, 405, "Not supported", "This address only receives the sign-in redirect.").await;
         return None;
     };
     let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
-    if path != CALLBACK_PATH {
-        respond(
-            &mut stream,
-            404,
-            "Not found",
-            "This address only receives the sign-in redirect.",
-        )
-        .await;
+    if path != callback_path {
+        respond(&mut stream, 404, "Not found", "This address only receives the sign-in redirect.").await;
         return None;
     }
     let result = validate(query, pending);
@@ -243,10 +222,7 @@ async fn respond(stream: &mut TcpStream, status: u16, title: &str, message: &str
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -268,14 +244,8 @@ mod tests {
 
     #[test]
     fn state_is_checked_first() {
-        assert_eq!(
-            validate("code=c", &pending(false)).unwrap_err(),
-            CallbackError::StateMismatch
-        );
-        assert_eq!(
-            validate("code=c&state=other", &pending(false)).unwrap_err(),
-            CallbackError::StateMismatch
-        );
+        assert_eq!(validate("code=c", &pending(false)).unwrap_err(), CallbackError::StateMismatch);
+        assert_eq!(validate("code=c&state=other", &pending(false)).unwrap_err(), CallbackError::StateMismatch);
         assert_eq!(
             validate("state=st4te&state=st4te&code=c", &pending(false)).unwrap_err(),
             CallbackError::DuplicateParameter("state".into())
@@ -290,28 +260,16 @@ mod tests {
         let normalized = "code=c&state=st4te&iss=https%3A%2F%2Fas.example%2F";
         // supported + present: compare
         assert_eq!(validate(ok, &pending(true)).unwrap().secret(), "c");
-        assert!(matches!(
-            validate(wrong, &pending(true)),
-            Err(CallbackError::IssuerMismatch { .. })
-        ));
+        assert!(matches!(validate(wrong, &pending(true)), Err(CallbackError::IssuerMismatch { .. })));
         // supported + absent: reject
-        assert_eq!(
-            validate(missing, &pending(true)).unwrap_err(),
-            CallbackError::IssuerMissing
-        );
+        assert_eq!(validate(missing, &pending(true)).unwrap_err(), CallbackError::IssuerMissing);
         // not advertised + present: compare
         assert!(validate(ok, &pending(false)).is_ok());
-        assert!(matches!(
-            validate(wrong, &pending(false)),
-            Err(CallbackError::IssuerMismatch { .. })
-        ));
+        assert!(matches!(validate(wrong, &pending(false)), Err(CallbackError::IssuerMismatch { .. })));
         // not advertised + absent: proceed
         assert!(validate(missing, &pending(false)).is_ok());
         // no normalization: a trailing slash is a different issuer
-        assert!(matches!(
-            validate(normalized, &pending(true)),
-            Err(CallbackError::IssuerMismatch { .. })
-        ));
+        assert!(matches!(validate(normalized, &pending(true)), Err(CallbackError::IssuerMismatch { .. })));
     }
 
     #[test]
@@ -326,21 +284,13 @@ mod tests {
     fn denial_is_reported_with_its_description() {
         let q = "error=access_denied&error_description=The%20user%20said%20no&state=st4te&iss=https%3A%2F%2Fas.example";
         let err = validate(q, &pending(true)).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the authorization server refused: access_denied (The user said no)"
-        );
-        assert_eq!(
-            validate("state=st4te", &pending(false)).unwrap_err(),
-            CallbackError::MissingCode
-        );
+        assert_eq!(err.to_string(), "the authorization server refused: access_denied (The user said no)");
+        assert_eq!(validate("state=st4te", &pending(false)).unwrap_err(), CallbackError::MissingCode);
     }
 
     async fn get(port: u16, target: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
@@ -350,10 +300,7 @@ mod tests {
     async fn listener_ignores_strays_and_accepts_exactly_one_valid_callback() {
         let listener = CallbackListener::bind(0).await.unwrap();
         let port = listener.port();
-        assert_eq!(
-            listener.redirect_uri(),
-            format!("http://127.0.0.1:{port}/callback")
-        );
+        assert_eq!(listener.redirect_uri(), format!("http://127.0.0.1:{port}/callback"));
         let p = pending(false);
         let client = tokio::spawn(async move {
             let not_found = get(port, "/favicon.ico").await;
@@ -366,10 +313,7 @@ mod tests {
         let (not_found, wrong_state, ok) = client.await.unwrap();
         assert!(not_found.starts_with("HTTP/1.1 404"), "{not_found}");
         assert!(wrong_state.starts_with("HTTP/1.1 400"), "{wrong_state}");
-        assert!(
-            ok.starts_with("HTTP/1.1 200") && ok.contains("You can close this tab"),
-            "{ok}"
-        );
+        assert!(ok.starts_with("HTTP/1.1 200") && ok.contains("You can close this tab"), "{ok}");
         // The listener is gone: a replayed callback finds nothing listening.
         assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
     }

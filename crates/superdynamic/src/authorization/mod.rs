@@ -3,6 +3,8 @@
 
 pub mod browser;
 pub mod callback;
+pub mod device;
+pub mod paste;
 pub mod pkce;
 pub mod request;
 
@@ -20,6 +22,8 @@ pub enum AuthorizationMode {
     Browser,
     /// Print the URL for the user to open on this machine.
     PrintUrl,
+    /// The device authorization grant (RFC 8628): show a code to enter on another device, and poll.
+    Device,
     /// Fetch the URL and follow its redirects to our own listener, with no browser: for authorization
     /// servers that approve at once (test servers, the reference server with --auto-approve).
     Fetch,
@@ -37,9 +41,7 @@ pub enum AuthorizationError {
     Browser(#[from] browser::BrowserError),
     #[error(transparent)]
     Callback(#[from] CallbackError),
-    #[error(
-        "no sign-in completed within {0} s; run the command again when you are ready (or raise --auth-timeout)"
-    )]
+    #[error("no sign-in completed within {0} s; run the command again when you are ready (or raise --auth-timeout)")]
     TimedOut(u64),
     #[error(
         "the authorization server answered HTTP {status} with a page instead of redirecting back; it needs a \
@@ -47,8 +49,11 @@ pub enum AuthorizationError {
     )]
     NeedsUser { status: u16 },
     #[error(
-        "the authorization server redirected to '{0}', which is neither itself nor our redirect URI"
+        "the authorization server refused the stored client registration; it was discarded, so the next sign-in \
+         registers again"
     )]
+    RegistrationRejected,
+    #[error("the authorization server redirected to '{0}', which is neither itself nor our redirect URI")]
     UnexpectedRedirect(String),
     #[error("the authorization server redirected more than {0} times")]
     TooManyRedirects(usize),
@@ -70,28 +75,21 @@ pub async fn follow_redirects(
             return Err(AuthorizationError::UnexpectedRedirect(current.to_string()));
         }
         let timeout = std::time::Duration::from_secs(30);
-        let response = http
-            .get(current.clone())
-            .send()
-            .await
-            .map_err(|e| HttpError::from_reqwest(&current, e, timeout))?;
+        let response =
+            http.get(current.clone()).send().await.map_err(|e| HttpError::from_reqwest(&current, e, timeout))?;
         let status = response.status();
         if !status.is_redirection() {
             if current.as_str().starts_with(redirect_uri) {
                 return Ok(()); // our listener answered
             }
-            return Err(AuthorizationError::NeedsUser {
-                status: status.as_u16(),
-            });
+            return Err(AuthorizationError::NeedsUser { status: status.as_u16() });
         }
         let location = response
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| AuthorizationError::UnexpectedRedirect("(no Location header)".into()))?;
-        current = current
-            .join(location)
-            .map_err(|_| AuthorizationError::UnexpectedRedirect(location.into()))?;
+        current = current.join(location).map_err(|_| AuthorizationError::UnexpectedRedirect(location.into()))?;
     }
     Err(AuthorizationError::TooManyRedirects(MAX))
 }

@@ -58,11 +58,7 @@ mod tests {
         let a = PkceVerifier::generate().unwrap();
         let b = PkceVerifier::generate().unwrap();
         assert_eq!(a.secret().len(), 43);
-        assert!(
-            a.secret()
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c))
-        );
+        assert!(a.secret().bytes().all(|c| c.is_ascii_alphanumeric() || b"-._~".contains(&c)));
         assert_ne!(a.secret(), b.secret());
         assert_eq!(format!("{a:?}"), "PkceVerifier([redacted])");
     }

@@ -29,9 +29,7 @@ impl AuthorizationRequest<'_> {
     /// The URL to open and the record to keep. A new verifier and `state` every time (RFC 7636 §4.1).
     pub fn build(&self) -> Result<(Url, PendingAuthorization), super::AuthorizationError> {
         let mut url = Url::parse(&self.metadata.authorization_endpoint).map_err(|_| {
-            super::AuthorizationError::BadAuthorizationEndpoint(
-                self.metadata.authorization_endpoint.clone(),
-            )
+            super::AuthorizationError::BadAuthorizationEndpoint(self.metadata.authorization_endpoint.clone())
         })?;
         let verifier = PkceVerifier::generate().map_err(super::AuthorizationError::Random)?;
         let state = random_urlsafe(24).map_err(super::AuthorizationError::Random)?;
@@ -84,10 +82,7 @@ mod tests {
         assert_eq!(q["state"], pending.state);
         assert_eq!(q["resource"], "https://mcp.example/mcp");
         assert_eq!(q["scope"], "a b");
-        assert!(
-            !url.as_str().contains(pending.verifier.secret()),
-            "the verifier never leaves the client"
-        );
+        assert!(!url.as_str().contains(pending.verifier.secret()), "the verifier never leaves the client");
         let (_, again) = req.build().unwrap();
         assert_ne!(again.state, pending.state);
     }
