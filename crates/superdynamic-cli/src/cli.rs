@@ -30,23 +30,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub server_url: Option<String>,
     /// Keep separate credentials under this name.
-    #[arg(
-        long,
-        global = true,
-        env = "SUPERDYNAMIC_PROFILE",
-        default_value = "default"
-    )]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_PROFILE", default_value = "default")]
     pub profile: String,
     /// Credential store backend.
     #[arg(long, global = true, env = "SUPERDYNAMIC_STORE", value_enum, default_value_t = StoreKind::File)]
     pub store: StoreKind,
     /// Credential file for the file store [default: the platform config directory]
-    #[arg(
-        long,
-        global = true,
-        env = "SUPERDYNAMIC_STORE_PATH",
-        value_name = "PATH"
-    )]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_STORE_PATH", value_name = "PATH")]
     pub store_path: Option<PathBuf>,
     /// Print the authorization URL instead of opening a browser.
     #[arg(long, global = true)]
@@ -65,12 +55,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_ID")]
     pub client_id: Option<String>,
     /// The secret of the pre-registered client (prefer the environment variable).
-    #[arg(
-        long,
-        global = true,
-        env = "SUPERDYNAMIC_CLIENT_SECRET",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
     /// The authorization server the --client-id credentials belong to; any other is refused.
     #[arg(long, global = true, value_name = "ISSUER")]

@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use superdynamic::authorization::AuthorizationMode;
+use superdynamic::client_auth::ClientKey;
+use superdynamic::resource::Issuer;
 use superdynamic::secret::ClientSecret;
 use superdynamic::store::FileStore;
 use superdynamic::token::now_unix;
-use superdynamic::client_auth::ClientKey;
-use superdynamic::resource::Issuer;
 use superdynamic::{ClientOptions, Grant, LoginOutcome, McpClient, StaticClient};
 
 pub fn store(global: &GlobalArgs) -> Result<FileStore, Failure> {
@@ -24,9 +24,7 @@ pub fn store(global: &GlobalArgs) -> Result<FileStore, Failure> {
 
 pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     if global.client_secret.is_some() && global.client_id.is_none() {
-        return Err(Failure::usage(
-            "a client secret was given without --client-id (or SUPERDYNAMIC_CLIENT_ID)",
-        ));
+        return Err(Failure::usage("a client secret was given without --client-id (or SUPERDYNAMIC_CLIENT_ID)"));
     }
     let mut options = ClientOptions::new(store(global)?);
     options.profile = global.profile.clone();
@@ -152,9 +150,9 @@ fn read_key(path: &std::path::Path, alg: &str) -> Result<ClientKey, Failure> {
 /// The server URL from the positional argument or `--server-url`.
 pub fn server_url(global: &GlobalArgs, positional: Option<&str>) -> Result<String, Failure> {
     match (positional, global.server_url.as_deref()) {
-        (Some(p), Some(flag)) if p != flag => Err(Failure::usage(format!(
-            "two different server URLs given ('{p}' and --server-url '{flag}'); give one"
-        ))),
+        (Some(p), Some(flag)) if p != flag => {
+            Err(Failure::usage(format!("two different server URLs given ('{p}' and --server-url '{flag}'); give one")))
+        }
         (Some(url), _) | (None, Some(url)) => Ok(url.to_string()),
         (None, None) => Err(Failure::usage(
             "no server URL given: pass it as the first argument, e.g. `superdynamic tools https://mcp.example.com/mcp`",
@@ -170,11 +168,9 @@ fn client(global: &GlobalArgs, arg: &ServerArg) -> Result<McpClient, Failure> {
 pub async fn register(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
     let client = client(global, arg)?;
     match client.register().await.map_err(Failure::from_lib)? {
-        None => print(
-            global,
-            json!({ "authorization_required": false }),
-            "This server does not require authorization.",
-        ),
+        None => {
+            print(global, json!({ "authorization_required": false }), "This server does not require authorization.")
+        }
         Some(reg) => print(
             global,
             json!({ "client_id": reg.client_id, "auth_method": reg.auth_method, "source": reg.source }),
@@ -187,16 +183,12 @@ pub async fn register(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failur
 pub async fn login(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> {
     let client = client(global, arg)?;
     match client.login().await.map_err(Failure::from_lib)? {
-        LoginOutcome::NotRequired => print(
-            global,
-            json!({ "authorization_required": false }),
-            "This server does not require authorization.",
-        ),
+        LoginOutcome::NotRequired => {
+            print(global, json!({ "authorization_required": false }), "This server does not require authorization.")
+        }
         LoginOutcome::SignedIn(record) => {
             let tokens = record.tokens.as_ref();
-            let expires_in = tokens
-                .and_then(|t| t.expires_at)
-                .map(|t| t.saturating_sub(now_unix()));
+            let expires_in = tokens.and_then(|t| t.expires_at).map(|t| t.saturating_sub(now_unix()));
             print(
                 global,
                 json!({
@@ -206,10 +198,7 @@ pub async fn login(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> 
                     "expires_in": expires_in,
                     "refresh_token": tokens.is_some_and(|t| t.refresh_token.is_some()),
                 }),
-                &format!(
-                    "Signed in to {} (authorization server {})",
-                    record.server, record.issuer
-                ),
+                &format!("Signed in to {} (authorization server {})", record.server, record.issuer),
             );
         }
     }
@@ -229,14 +218,8 @@ pub async fn tools(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure> 
         println!("The server offers no tools.");
     }
     for tool in &tools {
-        let name = tool
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("(unnamed)");
-        let description = tool
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let name = tool.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
+        let description = tool.get("description").and_then(Value::as_str).unwrap_or("");
         let first_line = description.lines().next().unwrap_or("");
         println!("{name:<24} {first_line}");
     }
@@ -248,35 +231,26 @@ pub async fn call(global: &GlobalArgs, args: &CallArgs) -> Result<(), Failure> {
         [url, tool] => (server_url(global, Some(url))?, tool.clone()),
         [tool] => (server_url(global, None)?, tool.clone()),
         _ => {
-            return Err(Failure::usage(
-                "usage: superdynamic call URL TOOL --args JSON",
-            ));
+            return Err(Failure::usage("usage: superdynamic call URL TOOL --args JSON"));
         }
     };
-    let arguments: Value = serde_json::from_str(&args.args)
-        .map_err(|e| Failure::usage(format!("--args is not valid JSON: {e}")))?;
+    let arguments: Value =
+        serde_json::from_str(&args.args).map_err(|e| Failure::usage(format!("--args is not valid JSON: {e}")))?;
     if !arguments.is_object() {
-        return Err(Failure::usage(
-            "--args must be a JSON object, for example '{\"location\":\"Paris\"}'",
-        ));
+        return Err(Failure::usage("--args must be a JSON object, for example '{\"location\":\"Paris\"}'"));
     }
     let client = McpClient::new(&url, options(global)?).map_err(Failure::from_lib)?;
     let result = client.call_tool(&tool, arguments).await;
     client.close().await;
     let result = result.map_err(Failure::from_lib)?;
-    let is_error = result
-        .get("isError")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let is_error = result.get("isError").and_then(Value::as_bool).unwrap_or(false);
     if global.json {
         println!("{result}");
     } else {
         print_tool_result(&result);
     }
     if is_error {
-        return Err(Failure::tool(format!(
-            "the tool '{tool}' reported an error"
-        )));
+        return Err(Failure::tool(format!("the tool '{tool}' reported an error")));
     }
     Ok(())
 }
@@ -284,26 +258,15 @@ pub async fn call(global: &GlobalArgs, args: &CallArgs) -> Result<(), Failure> {
 /// Text content as text; other content and structured content as JSON.
 pub fn print_tool_result(result: &Value) {
     let mut printed = false;
-    for item in result
-        .get("content")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        match (
-            item.get("type").and_then(Value::as_str),
-            item.get("text").and_then(Value::as_str),
-        ) {
+    for item in result.get("content").and_then(Value::as_array).into_iter().flatten() {
+        match (item.get("type").and_then(Value::as_str), item.get("text").and_then(Value::as_str)) {
             (Some("text"), Some(text)) => println!("{text}"),
             _ => println!("{item}"),
         }
         printed = true;
     }
     if !printed && let Some(structured) = result.get("structuredContent") {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(structured).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(structured).unwrap_or_default());
     }
 }
 
@@ -341,25 +304,14 @@ pub fn clients(global: &GlobalArgs) -> Result<(), Failure> {
         let status = match (row["signed_in"].as_bool(), row["expires_in"].as_i64()) {
             (Some(false), _) => "registered, not signed in".to_string(),
             (_, Some(secs)) if secs <= 0 => {
-                "token expired".to_string()
-                    + if row["refreshable"] == true {
-                        " (refreshable)"
-                    } else {
-                        ""
-                    }
+                "token expired".to_string() + if row["refreshable"] == true { " (refreshable)" } else { "" }
             }
             (_, Some(secs)) => format!("signed in, token valid {secs} s"),
             _ => "signed in".to_string(),
         };
         println!("[{}] {}", r.profile, r.server);
         println!("    issuer:    {}", r.issuer);
-        println!(
-            "    client id: {}",
-            r.registration
-                .as_ref()
-                .map(|g| g.client_id.as_str())
-                .unwrap_or("-")
-        );
+        println!("    client id: {}", r.registration.as_ref().map(|g| g.client_id.as_str()).unwrap_or("-"));
         println!("    status:    {status}");
         if let Some(scope) = row["scope"].as_str() {
             println!("    scope:     {scope}");
@@ -375,12 +327,7 @@ pub async fn refresh(global: &GlobalArgs, arg: &ServerArg) -> Result<(), Failure
     print(
         global,
         json!({ "refreshed": true, "expires_in": expires_in, "scope": tokens.scope }),
-        &format!(
-            "Token refreshed{}",
-            expires_in
-                .map(|s| format!("; valid for {s} s"))
-                .unwrap_or_default()
-        ),
+        &format!("Token refreshed{}", expires_in.map(|s| format!("; valid for {s} s")).unwrap_or_default()),
     );
     Ok(())
 }

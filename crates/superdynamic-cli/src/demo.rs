@@ -57,29 +57,18 @@ impl Observer for DemoNarrator {
                     println!("   registration         = {r}");
                 }
             }
-            Event::Registered {
-                registration,
-                reused,
-            } => {
+            Event::Registered { registration, reused } => {
                 if *reused {
-                    self.step(&format!(
-                        "Reusing client registration {}",
-                        registration.client_id
-                    ));
+                    self.step(&format!("Reusing client registration {}", registration.client_id));
                 } else {
                     self.step("Dynamic Client Registration (RFC 7591)");
                     println!("   client_id       = {}", registration.client_id);
-                    println!(
-                        "   redirect_uris   = {}",
-                        registration.redirect_uris.join(", ")
-                    );
+                    println!("   redirect_uris   = {}", registration.redirect_uris.join(", "));
                     println!("   auth method     = {}", registration.auth_method.as_str());
                 }
             }
             Event::AuthorizationUrl { url, .. } => {
-                self.step(
-                    "Authorization request (OAuth 2.1 code flow, PKCE S256, state, resource)",
-                );
+                self.step("Authorization request (OAuth 2.1 code flow, PKCE S256, state, resource)");
                 let shown: Vec<String> = url
                     .query_pairs()
                     .map(|(k, v)| {
@@ -91,21 +80,14 @@ impl Observer for DemoNarrator {
                         format!("{k}={v}")
                     })
                     .collect();
-                println!(
-                    "   GET {}",
-                    url.as_str().split('?').next().unwrap_or_default()
-                );
+                println!("   GET {}", url.as_str().split('?').next().unwrap_or_default());
                 for pair in shown {
                     println!("       {pair}");
                 }
-                println!(
-                    "   (the demo server approves at once; a real one shows you a sign-in and consent page)"
-                );
+                println!("   (the demo server approves at once; a real one shows you a sign-in and consent page)");
             }
             Event::WaitingForCallback { redirect_uri, .. } => {
-                println!(
-                    "   Listening for the redirect on {redirect_uri}; state and iss are checked (RFC 9207)"
-                );
+                println!("   Listening for the redirect on {redirect_uri}; state and iss are checked (RFC 9207)");
             }
             Event::Authorized { tokens } => {
                 self.step("Token exchange: code + PKCE verifier + resource → tokens");
@@ -120,9 +102,7 @@ impl Observer for DemoNarrator {
             | Event::DeviceCode { .. }
             | Event::RegistrationDiscarded { .. } => {}
             Event::StepUp { scope } => {
-                self.step(&format!(
-                    "Step-up: signing in again for the union of scopes, adding {scope}"
-                ));
+                self.step(&format!("Step-up: signing in again for the union of scopes, adding {scope}"));
             }
         }
     }
@@ -133,25 +113,16 @@ fn describe_tokens(tokens: &superdynamic::token::TokenSet) {
     if let Some(at) = tokens.expires_at {
         println!("   expires in      = {} s", at.saturating_sub(now_unix()));
     }
-    println!(
-        "   scope           = {}",
-        tokens.scope.as_deref().unwrap_or("(not stated)")
-    );
+    println!("   scope           = {}", tokens.scope.as_deref().unwrap_or("(not stated)"));
     println!(
         "   refresh token   = {}",
-        if tokens.refresh_token.is_some() {
-            "yes (stored, never printed)"
-        } else {
-            "no"
-        }
+        if tokens.refresh_token.is_some() { "yes (stored, never printed)" } else { "no" }
     );
 }
 
 pub async fn run(global: &GlobalArgs) -> Result<(), Failure> {
     let server = superdynamic_server::start(ServerConfig {
-        bind: "127.0.0.1:0"
-            .parse()
-            .map_err(|_| Failure::other("bad bind address"))?,
+        bind: "127.0.0.1:0".parse().map_err(|_| Failure::other("bad bind address"))?,
         database: Database::Memory,
         auto_approve: true,
         ..ServerConfig::default()
@@ -164,18 +135,10 @@ pub async fn run(global: &GlobalArgs) -> Result<(), Failure> {
 }
 
 async fn walk_through(global: &GlobalArgs, mcp_url: &str) -> Result<(), Failure> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| Failure::other(format!("could not create a temporary store: {e}")))?;
-    let narrator = Arc::new(DemoNarrator {
-        step: AtomicUsize::new(0),
-    });
-    narrator.step(&format!(
-        "Reference server started at {mcp_url} (auto-approve, in-memory database)"
-    ));
-    println!(
-        "   credential store: {} (temporary)",
-        dir.path().join("credentials.json").display()
-    );
+    let dir = tempfile::tempdir().map_err(|e| Failure::other(format!("could not create a temporary store: {e}")))?;
+    let narrator = Arc::new(DemoNarrator { step: AtomicUsize::new(0) });
+    narrator.step(&format!("Reference server started at {mcp_url} (auto-approve, in-memory database)"));
+    println!("   credential store: {} (temporary)", dir.path().join("credentials.json").display());
     let mut options = ClientOptions::new(FileStore::new(dir.path().join("credentials.json")));
     options.authorization_mode = AuthorizationMode::Fetch;
     options.observer = narrator.clone();
@@ -185,42 +148,24 @@ async fn walk_through(global: &GlobalArgs, mcp_url: &str) -> Result<(), Failure>
     match client.login().await.map_err(Failure::from_lib)? {
         LoginOutcome::SignedIn(_) => {}
         LoginOutcome::NotRequired => {
-            return Err(Failure::other(
-                "the reference server did not ask for authorization",
-            ));
+            return Err(Failure::other("the reference server did not ask for authorization"));
         }
     }
 
-    narrator.step(
-        "MCP over Streamable HTTP: initialize, then tools/list (Bearer token on every request)",
-    );
+    narrator.step("MCP over Streamable HTTP: initialize, then tools/list (Bearer token on every request)");
     let tools = client.list_tools().await.map_err(Failure::from_lib)?;
     if let Some(session) = client.transport().session() {
-        println!(
-            "   negotiated protocol version {}",
-            session.protocol_version
-        );
+        println!("   negotiated protocol version {}", session.protocol_version);
     }
     for tool in &tools {
         let name = tool.get("name").and_then(Value::as_str).unwrap_or("?");
-        let description = tool
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        println!(
-            "   - {name:<18} {}",
-            description.lines().next().unwrap_or("")
-        );
+        let description = tool.get("description").and_then(Value::as_str).unwrap_or("");
+        println!("   - {name:<18} {}", description.lines().next().unwrap_or(""));
     }
 
-    narrator.step(
-        "tools/call get_weather {\"location\": \"San Francisco\", \"units\": \"fahrenheit\"}",
-    );
+    narrator.step("tools/call get_weather {\"location\": \"San Francisco\", \"units\": \"fahrenheit\"}");
     let weather = client
-        .call_tool(
-            "get_weather",
-            json!({ "location": "San Francisco", "units": "fahrenheit" }),
-        )
+        .call_tool("get_weather", json!({ "location": "San Francisco", "units": "fahrenheit" }))
         .await
         .map_err(Failure::from_lib)?;
     print_tool_result(&weather);
@@ -228,10 +173,7 @@ async fn walk_through(global: &GlobalArgs, mcp_url: &str) -> Result<(), Failure>
     client.refresh().await.map_err(Failure::from_lib)?;
 
     narrator.step("tools/call read_file {\"path\": \"README.txt\"}: needs files:read, which we do not have yet");
-    match client
-        .call_tool("read_file", json!({ "path": "README.txt" }))
-        .await
-    {
+    match client.call_tool("read_file", json!({ "path": "README.txt" })).await {
         Ok(result) => print_tool_result(&result),
         Err(e) => println!("   {e}"),
     }

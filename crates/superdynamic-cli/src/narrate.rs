@@ -11,10 +11,8 @@ impl Observer for Narrator {
     fn event(&self, event: &Event<'_>) {
         let line = match event {
             Event::Challenge { status, challenge } => {
-                let scope = challenge
-                    .and_then(|c| c.scope.as_deref())
-                    .map(|s| format!(" (scope: {s})"))
-                    .unwrap_or_default();
+                let scope =
+                    challenge.and_then(|c| c.scope.as_deref()).map(|s| format!(" (scope: {s})")).unwrap_or_default();
                 match status {
                     403 => format!("The server asks for more scope{scope}"),
                     _ => format!("The server requires authorization{scope}"),
@@ -23,10 +21,7 @@ impl Observer for Narrator {
             Event::Discovered { discovery } => {
                 format!("Authorization server: {}", discovery.issuer)
             }
-            Event::Registered {
-                registration,
-                reused,
-            } => {
+            Event::Registered { registration, reused } => {
                 if *reused {
                     format!("Using client {}", registration.client_id)
                 } else {
@@ -47,17 +42,16 @@ impl Observer for Narrator {
                 if self.quiet {
                     return;
                 }
-                format!(
-                    "Waiting up to {} s for the sign-in to complete (Ctrl-C to cancel)…",
-                    timeout.as_secs()
-                )
+                format!("Waiting up to {} s for the sign-in to complete (Ctrl-C to cancel)…", timeout.as_secs())
             }
             Event::Authorized { tokens } => {
                 format!("Signed in{}", describe_scope(tokens.scope.as_deref()))
             }
             Event::Refreshed { .. } => "Access token refreshed".to_string(),
             Event::StepUp { scope } => format!("Signing in again for scope: {scope}"),
-            Event::PasteRejected { reason } => format!("That is not the redirect of this sign-in ({reason}); paste the newest one"),
+            Event::PasteRejected { reason } => {
+                format!("That is not the redirect of this sign-in ({reason}); paste the newest one")
+            }
             Event::DeviceCode { user_code, verification_uri, verification_uri_complete, expires_in } => {
                 let direct = verification_uri_complete.map(|u| format!("\n  (or open {u})")).unwrap_or_default();
                 let line = format!(

@@ -258,6 +258,21 @@ impl McpClient {
         let listener = self.bind_listener().await?;
         let device = self.options.authorization_mode == AuthorizationMode::Device;
         let registration = self.client_identity(&discovery, listener.redirect_uri(), None, device).await?;
+        let existing_tokens = self.credentials()?.filter(|r| r.issuer == discovery.issuer).and_then(|r| r.tokens);
+        let record = CredentialRecord {
+            profile: self.options.profile.clone(),
+            server: self.server.clone(),
+            issuer: discovery.issuer.clone(),
+            resource: discovery.resource.clone(),
+            authorization_server: discovery.authorization_server.clone(),
+            registration: Some(registration.clone()),
+            tokens: existing_tokens,
+            updated_at: now_unix(),
+        };
+        self.options.store.update(|data| {
+            data.upsert(record);
+            Ok::<_, StoreError>(())
+        })?;
         Ok(Some(registration))
     }
 
@@ -652,8 +667,8 @@ impl McpClient {
 
     /// The client identity, in the MCP order (2025-11-25 §Client Registration Approaches): pre-registered
     /// credentials, a Client ID Metadata Document when the server supports them, a stored registration with this
-    /// issuer, then Dynamic Client Registration. A new registration is saved at once, so a failed sign-in does
-    /// not register again.
+    /// issuer, then Dynamic Client Registration. A new registration is stored with the tokens it leads to, so an
+    /// abandoned sign-in (Ctrl-C, a timeout) leaves the store as it was.
     async fn client_identity(
         &self,
         discovery: &Discovery,
@@ -695,20 +710,6 @@ impl McpClient {
             RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope, device_grant: device };
         let registration = registration::register(&self.http, endpoint, &request).await?;
         self.observe(Event::Registered { registration: &registration, reused: false });
-        let record = CredentialRecord {
-            profile: self.options.profile.clone(),
-            server: self.server.clone(),
-            issuer: discovery.issuer.clone(),
-            resource: discovery.resource.clone(),
-            authorization_server: metadata.clone(),
-            registration: Some(registration.clone()),
-            tokens: existing.and_then(|r| r.tokens.clone()),
-            updated_at: now_unix(),
-        };
-        self.options.store.update(|data| {
-            data.upsert(record);
-            Ok::<_, StoreError>(())
-        })?;
         Ok(registration)
     }
 
@@ -813,7 +814,8 @@ impl McpClient {
         let stored = self.options.store.load()?.find(&self.options.profile, &self.server, &discovery.issuer).cloned();
         let registration = self.client_identity(discovery, &redirect_uri, None, false).await?;
         let reused = registration.source == RegistrationSource::Dynamic
-            && stored.as_ref().and_then(|r| r.registration.as_ref()).map(|r| &r.client_id) == Some(&registration.client_id);
+            && stored.as_ref().and_then(|r| r.registration.as_ref()).map(|r| &r.client_id)
+                == Some(&registration.client_id);
         let rejected = |record: &Option<CredentialRecord>| -> Result<Error, Error> {
             if let Some(record) = record {
                 self.discard_registration(record, &registration)?;
@@ -849,7 +851,8 @@ impl McpClient {
                     }
                     AuthorizationMode::PrintUrl if self.options.paste_redirect => {
                         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-                        let rejected = |e: &CallbackError| self.observe(Event::PasteRejected { reason: &e.to_string() });
+                        let rejected =
+                            |e: &CallbackError| self.observe(Event::PasteRejected { reason: &e.to_string() });
                         tokio::select! {
                             result = &mut wait => result.map_err(AuthorizationError::from),
                             pasted = authorization::paste::read_pasted(stdin, &pending, rejected) => {
@@ -873,7 +876,9 @@ impl McpClient {
             };
             match tokio::time::timeout(self.options.auth_timeout, callback).await {
                 Err(_) => return Err(AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()).into()),
-                Ok(Err(AuthorizationError::NeedsUser { status: 400 | 401 })) if reused => return Err(rejected(&stored)?),
+                Ok(Err(AuthorizationError::NeedsUser { status: 400 | 401 })) if reused => {
+                    return Err(rejected(&stored)?);
+                }
                 Ok(result) => result?,
             }
         };
@@ -923,8 +928,7 @@ impl McpClient {
             .as_deref()
             .ok_or_else(|| Error::DeviceFlowUnsupported { issuer: discovery.issuer.to_string() })?;
         // The registration also lists the loopback redirect URI, so the same client can use the browser later.
-        let redirect_uri =
-            format!("http://127.0.0.1:{}/callback", stable_port(&self.options.profile, &self.server));
+        let redirect_uri = format!("http://127.0.0.1:{}/callback", stable_port(&self.options.profile, &self.server));
         let registration = self.client_identity(discovery, &redirect_uri, None, true).await?;
         let scope = self.select_scope(discovery, challenge, step_up);
         let client = self.token_client(&registration, &discovery.issuer)?;
