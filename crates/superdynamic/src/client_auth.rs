@@ -52,20 +52,14 @@ impl ClientKey {
             "EDDSA" => Algorithm::EdDSA,
             _ => return Err(ClientKeyError::UnsupportedAlgorithm(alg.to_string())),
         };
-        let bad = |e: jsonwebtoken::errors::Error| ClientKeyError::BadKey {
-            alg: alg.to_string(),
-            detail: e.to_string(),
-        };
+        let bad =
+            |e: jsonwebtoken::errors::Error| ClientKeyError::BadKey { alg: alg.to_string(), detail: e.to_string() };
         let key = match algorithm {
             Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem).map_err(bad)?,
             Algorithm::EdDSA => EncodingKey::from_ed_pem(pem).map_err(bad)?,
             _ => EncodingKey::from_rsa_pem(pem).map_err(bad)?,
         };
-        Ok(Self {
-            key,
-            alg: algorithm,
-            kid,
-        })
+        Ok(Self { key, alg: algorithm, kid })
     }
 
     pub fn algorithm_name(&self) -> String {
@@ -164,9 +158,7 @@ WRwQEPFbDbwFx3r8wPc5NNTcrcVA+aKpl/cU4SU8dtBjpAbzIqkZEyZ+
     fn basic_auth_form_encodes_before_base64() {
         // RFC 6749 §2.3.1: "a:b" and "p+q r" must round-trip.
         let header = basic_auth("a:b", "p+q r");
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(header.trim_start_matches("Basic "))
-            .unwrap();
+        let raw = base64::engine::general_purpose::STANDARD.decode(header.trim_start_matches("Basic ")).unwrap();
         assert_eq!(String::from_utf8(raw).unwrap(), "a%3Ab:p%2Bq+r");
     }
 
@@ -187,23 +179,14 @@ WRwQEPFbDbwFx3r8wPc5NNTcrcVA+aKpl/cU4SU8dtBjpAbzIqkZEyZ+
         assert_eq!(claims["sub"], "client-1");
         assert_eq!(claims["aud"], "https://as.example");
         assert_eq!(claims["exp"], 1_060);
-        let again = decode(
-            key.assertion("client-1", "https://as.example", 1_000)
-                .unwrap()
-                .split('.')
-                .nth(1)
-                .unwrap(),
-        );
+        let again = decode(key.assertion("client-1", "https://as.example", 1_000).unwrap().split('.').nth(1).unwrap());
         assert_ne!(claims["jti"], again["jti"], "every assertion has a fresh jti");
         assert_eq!(format!("{key:?}"), "ClientKey(ES256, [redacted])");
     }
 
     #[test]
     fn bad_keys_and_algorithms_are_explained() {
-        assert!(matches!(
-            ClientKey::from_pem(b"nope", "ES256", None),
-            Err(ClientKeyError::BadKey { .. })
-        ));
+        assert!(matches!(ClientKey::from_pem(b"nope", "ES256", None), Err(ClientKeyError::BadKey { .. })));
         let err = ClientKey::from_pem(EC_KEY.as_bytes(), "HS256", None).unwrap_err();
         assert!(err.to_string().contains("not supported"), "{err}");
     }

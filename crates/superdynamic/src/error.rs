@@ -46,11 +46,7 @@ pub enum Error {
         "{server} keeps asking for more scope ({scope}) after {attempts} sign-ins; stopping. The account may not be \
          allowed that scope"
     )]
-    StepUpLimit {
-        server: String,
-        scope: String,
-        attempts: u32,
-    },
+    StepUpLimit { server: String, scope: String, attempts: u32 },
 }
 
 /// Broad classes of failure, for exit codes and retry decisions.

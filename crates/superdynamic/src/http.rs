@@ -18,53 +18,34 @@ pub enum HttpError {
     #[error("{url} did not answer within {seconds} s; try again, or check the server")]
     Timeout { url: String, seconds: u64 },
     #[error("{url} answered HTTP {status}{}", excerpt_suffix(.body))]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
+    Status { url: String, status: u16, body: String },
     #[error("{url} sent more than {limit} bytes; refusing to read further")]
     TooLarge { url: String, limit: usize },
     #[error("{url} did not return valid JSON: {detail}")]
     NotJson { url: String, detail: String },
-    #[error(
-        "refusing to contact {url}: only https, or http on this machine (loopback), is allowed"
-    )]
+    #[error("refusing to contact {url}: only https, or http on this machine (loopback), is allowed")]
     Insecure { url: String },
     #[error("could not set up HTTP: {0}")]
     Setup(String),
 }
 
 fn excerpt_suffix(body: &str) -> String {
-    if body.is_empty() {
-        String::new()
-    } else {
-        format!(": {body}")
-    }
+    if body.is_empty() { String::new() } else { format!(": {body}") }
 }
 
 /// A short, printable excerpt of a response body for error messages.
 pub fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let clean: String = text
-        .chars()
-        .filter(|c| !c.is_control() || *c == ' ')
-        .take(200)
-        .collect();
+    let clean: String = text.chars().filter(|c| !c.is_control() || *c == ' ').take(200).collect();
     clean.trim().to_string()
 }
 
 impl HttpError {
     pub(crate) fn from_reqwest(url: &Url, err: reqwest::Error, timeout: Duration) -> Self {
         if err.is_timeout() {
-            HttpError::Timeout {
-                url: url.to_string(),
-                seconds: timeout.as_secs(),
-            }
+            HttpError::Timeout { url: url.to_string(), seconds: timeout.as_secs() }
         } else if err.is_redirect() {
-            HttpError::Insecure {
-                url: format!("{url} (redirect)"),
-            }
+            HttpError::Insecure { url: format!("{url} (redirect)") }
         } else {
             let mut detail = err.to_string();
             let mut source = std::error::Error::source(&err);
@@ -72,22 +53,13 @@ impl HttpError {
                 detail = format!("{detail}: {s}");
                 source = s.source();
             }
-            HttpError::Connect {
-                url: url.to_string(),
-                detail,
-            }
+            HttpError::Connect { url: url.to_string(), detail }
         }
     }
 
     /// HTTP 404 (or 410): the document is not there, which discovery treats as "try the next place".
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            HttpError::Status {
-                status: 404 | 410,
-                ..
-            }
-        )
+        matches!(self, HttpError::Status { status: 404 | 410, .. })
     }
 }
 
@@ -129,29 +101,16 @@ pub fn install_crypto_provider() {
 }
 
 /// Reads a response body, refusing past `limit` bytes without buffering them.
-pub async fn read_limited(
-    url: &Url,
-    response: reqwest::Response,
-    limit: usize,
-) -> Result<Vec<u8>, HttpError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(HttpError::TooLarge {
-            url: url.to_string(),
-            limit,
-        });
+pub async fn read_limited(url: &Url, response: reqwest::Response, limit: usize) -> Result<Vec<u8>, HttpError> {
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(HttpError::TooLarge { url: url.to_string(), limit });
     }
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| HttpError::from_reqwest(url, e, Duration::from_secs(30)))?;
         if body.len() + chunk.len() > limit {
-            return Err(HttpError::TooLarge {
-                url: url.to_string(),
-                limit,
-            });
+            return Err(HttpError::TooLarge { url: url.to_string(), limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -165,29 +124,17 @@ pub async fn get_json<T: DeserializeOwned>(
     extra_headers: &[(&str, &str)],
 ) -> Result<T, HttpError> {
     if !is_secure_or_loopback(url) {
-        return Err(HttpError::Insecure {
-            url: url.to_string(),
-        });
+        return Err(HttpError::Insecure { url: url.to_string() });
     }
     let mut request = http.get(url.clone()).header("Accept", "application/json");
     for (name, value) in extra_headers {
         request = request.header(*name, *value);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| HttpError::from_reqwest(url, e, Duration::from_secs(30)))?;
+    let response = request.send().await.map_err(|e| HttpError::from_reqwest(url, e, Duration::from_secs(30)))?;
     let status = response.status();
     let body = read_limited(url, response, MAX_OAUTH_BODY).await?;
     if !status.is_success() {
-        return Err(HttpError::Status {
-            url: url.to_string(),
-            status: status.as_u16(),
-            body: excerpt(&body),
-        });
+        return Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: excerpt(&body) });
     }
-    serde_json::from_slice(&body).map_err(|e| HttpError::NotJson {
-        url: url.to_string(),
-        detail: e.to_string(),
-    })
+    serde_json::from_slice(&body).map_err(|e| HttpError::NotJson { url: url.to_string(), detail: e.to_string() })
 }

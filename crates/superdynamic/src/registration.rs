@@ -159,10 +159,7 @@ pub enum RegistrationError {
 /// Checks a Client ID Metadata Document URL (draft-ietf-oauth-client-id-metadata-document §3): https, a
 /// path, no fragment, no userinfo, no dot segments.
 pub fn validate_metadata_document_url(url: &str) -> Result<(), RegistrationError> {
-    let bad = |reason| RegistrationError::BadMetadataDocumentUrl {
-        url: url.to_string(),
-        reason,
-    };
+    let bad = |reason| RegistrationError::BadMetadataDocumentUrl { url: url.to_string(), reason };
     let parsed = Url::parse(url).map_err(|_| bad("not a URL"))?;
     if parsed.scheme() != "https" {
         return Err(bad("not https"));
@@ -263,17 +260,11 @@ pub async fn register(
     let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
     if !status.is_success() {
         if let Ok(err) = serde_json::from_slice::<OAuthErrorBody>(&bytes) {
-            return Err(RegistrationError::Refused {
-                error: err.error,
-                description: err.error_description,
-            });
+            return Err(RegistrationError::Refused { error: err.error, description: err.error_description });
         }
-        return Err(HttpError::Status {
-            url: url.to_string(),
-            status: status.as_u16(),
-            body: http::excerpt(&bytes),
-        }
-        .into());
+        return Err(
+            HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()
+        );
     }
     let parsed: RegistrationResponse =
         serde_json::from_slice(&bytes).map_err(|e| RegistrationError::InvalidResponse(e.to_string()))?;
@@ -302,9 +293,7 @@ pub async fn register(
         client_id: parsed.client_id,
         client_secret: parsed.client_secret.map(ClientSecret::new),
         auth_method,
-        redirect_uris: parsed
-            .redirect_uris
-            .unwrap_or_else(|| vec![request.redirect_uri.to_string()]),
+        redirect_uris: parsed.redirect_uris.unwrap_or_else(|| vec![request.redirect_uri.to_string()]),
         source: RegistrationSource::Dynamic,
         grant_types: parsed.grant_types.unwrap_or_else(|| {
             let mut g = vec!["authorization_code".to_string(), "refresh_token".to_string()];

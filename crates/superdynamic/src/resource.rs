@@ -8,9 +8,7 @@ use url::Url;
 /// Why a URL cannot name an MCP server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceUriError {
-    #[error(
-        "'{0}' is not an absolute URL; give the full server URL, for example https://mcp.example.com/mcp"
-    )]
+    #[error("'{0}' is not an absolute URL; give the full server URL, for example https://mcp.example.com/mcp")]
     NotAbsolute(String),
     #[error("'{0}' uses scheme '{1}'; MCP servers are reached over https (or http on loopback)")]
     UnsupportedScheme(String, String),
@@ -44,8 +42,7 @@ impl From<ResourceUri> for String {
 
 impl ResourceUri {
     pub fn parse(input: &str) -> Result<Self, ResourceUriError> {
-        let url = Url::parse(input.trim())
-            .map_err(|_| ResourceUriError::NotAbsolute(input.to_string()))?;
+        let url = Url::parse(input.trim()).map_err(|_| ResourceUriError::NotAbsolute(input.to_string()))?;
         Self::from_url(&url)
     }
 
@@ -54,10 +51,7 @@ impl ResourceUri {
         match url.scheme() {
             "https" | "http" => {}
             other => {
-                return Err(ResourceUriError::UnsupportedScheme(
-                    shown,
-                    other.to_string(),
-                ));
+                return Err(ResourceUriError::UnsupportedScheme(shown, other.to_string()));
             }
         }
         if url.host_str().is_none_or(str::is_empty) {
@@ -74,10 +68,7 @@ impl ResourceUri {
         if url.query().is_none() && canonical.ends_with('/') {
             canonical.pop();
         }
-        Ok(Self {
-            text: canonical,
-            url: url.clone(),
-        })
+        Ok(Self { text: canonical, url: url.clone() })
     }
 
     pub fn as_str(&self) -> &str {
@@ -139,9 +130,7 @@ pub fn is_loopback_host(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost")
-        }
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost"),
         None => false,
     }
 }
@@ -167,81 +156,38 @@ mod tests {
             ("https://mcp.example.com/mcp", "https://mcp.example.com/mcp"),
             ("https://mcp.example.com", "https://mcp.example.com"),
             ("https://mcp.example.com/", "https://mcp.example.com"),
-            (
-                "https://mcp.example.com:8443",
-                "https://mcp.example.com:8443",
-            ),
-            (
-                "https://mcp.example.com/server/mcp",
-                "https://mcp.example.com/server/mcp",
-            ),
+            ("https://mcp.example.com:8443", "https://mcp.example.com:8443"),
+            ("https://mcp.example.com/server/mcp", "https://mcp.example.com/server/mcp"),
             ("HTTPS://MCP.Example.com/mcp", "https://mcp.example.com/mcp"),
-            (
-                "https://mcp.example.com:443/mcp",
-                "https://mcp.example.com/mcp",
-            ),
+            ("https://mcp.example.com:443/mcp", "https://mcp.example.com/mcp"),
             ("http://127.0.0.1:8000/mcp/", "http://127.0.0.1:8000/mcp"),
         ] {
-            assert_eq!(
-                ResourceUri::parse(input).unwrap().as_str(),
-                expected,
-                "{input}"
-            );
+            assert_eq!(ResourceUri::parse(input).unwrap().as_str(), expected, "{input}");
         }
     }
 
     #[test]
     fn invalid_resource_uris_are_refused_with_a_reason() {
-        assert!(matches!(
-            ResourceUri::parse("mcp.example.com"),
-            Err(ResourceUriError::NotAbsolute(_))
-        ));
-        assert!(matches!(
-            ResourceUri::parse("https://mcp.example.com#fragment"),
-            Err(ResourceUriError::Fragment(_))
-        ));
-        assert!(matches!(
-            ResourceUri::parse("ftp://mcp.example.com"),
-            Err(ResourceUriError::UnsupportedScheme(..))
-        ));
-        assert!(matches!(
-            ResourceUri::parse("https://u:p@mcp.example.com"),
-            Err(ResourceUriError::Userinfo(_))
-        ));
-        let msg = ResourceUri::parse("mcp.example.com")
-            .unwrap_err()
-            .to_string();
+        assert!(matches!(ResourceUri::parse("mcp.example.com"), Err(ResourceUriError::NotAbsolute(_))));
+        assert!(matches!(ResourceUri::parse("https://mcp.example.com#fragment"), Err(ResourceUriError::Fragment(_))));
+        assert!(matches!(ResourceUri::parse("ftp://mcp.example.com"), Err(ResourceUriError::UnsupportedScheme(..))));
+        assert!(matches!(ResourceUri::parse("https://u:p@mcp.example.com"), Err(ResourceUriError::Userinfo(_))));
+        let msg = ResourceUri::parse("mcp.example.com").unwrap_err().to_string();
         assert!(msg.contains("full server URL"), "{msg}");
     }
 
     #[test]
     fn issuers_compare_exactly() {
-        assert_ne!(
-            Issuer::new("https://a.example"),
-            Issuer::new("https://a.example/")
-        );
-        assert_ne!(
-            Issuer::new("https://A.example"),
-            Issuer::new("https://a.example")
-        );
+        assert_ne!(Issuer::new("https://a.example"), Issuer::new("https://a.example/"));
+        assert_ne!(Issuer::new("https://A.example"), Issuer::new("https://a.example"));
     }
 
     #[test]
     fn loopback_and_scheme_rules() {
-        for ok in [
-            "https://x.example/a",
-            "http://127.0.0.1:9/a",
-            "http://[::1]:9/",
-            "http://localhost/",
-        ] {
+        for ok in ["https://x.example/a", "http://127.0.0.1:9/a", "http://[::1]:9/", "http://localhost/"] {
             assert!(is_secure_or_loopback(&Url::parse(ok).unwrap()), "{ok}");
         }
-        for bad in [
-            "http://x.example/",
-            "javascript:alert(1)",
-            "file:///etc/passwd",
-            "data:text/html,x",
-        ] {
+        for bad in ["http://x.example/", "javascript:alert(1)", "file:///etc/passwd", "data:text/html,x"] {
             assert!(!is_secure_or_loopback(&Url::parse(bad).unwrap()), "{bad}");
         }
     }

@@ -197,7 +197,9 @@ pub async fn revoke(
     let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
     match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
         Ok(err) => Err(TokenError::OAuth { error: err.error, description: err.error_description }),
-        Err(_) => Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()),
+        Err(_) => {
+            Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into())
+        }
     }
 }
 
@@ -244,7 +246,9 @@ pub async fn device_authorization(
     if !status.is_success() {
         return Err(match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
             Ok(err) => TokenError::OAuth { error: err.error, description: err.error_description },
-            Err(_) => HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into(),
+            Err(_) => {
+                HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()
+            }
         });
     }
     let parsed: DeviceAuthorization = serde_json::from_slice(&bytes)

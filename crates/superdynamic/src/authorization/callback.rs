@@ -96,7 +96,11 @@ impl CallbackListener {
     pub async fn bind(port: u16) -> std::io::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await?;
         let port = listener.local_addr()?.port();
-        Ok(Self { listener, redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}"), path: CALLBACK_PATH.into() })
+        Ok(Self {
+            listener,
+            redirect_uri: format!("http://127.0.0.1:{port}{CALLBACK_PATH}"),
+            path: CALLBACK_PATH.into(),
+        })
     }
 
     /// Binds 127.0.0.1:`port` but announces `redirect_uri` (for port forwarding: the browser reaches this

@@ -36,8 +36,7 @@ impl FileStore {
                 .map(PathBuf::from)
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
         };
-        base.map(|b| b.join("superdynamic").join("credentials.json"))
-            .ok_or(StoreError::NoHome)
+        base.map(|b| b.join("superdynamic").join("credentials.json")).ok_or(StoreError::NoHome)
     }
 
     pub fn path(&self) -> &Path {
@@ -45,11 +44,7 @@ impl FileStore {
     }
 
     fn lock_path(&self) -> PathBuf {
-        let mut name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
+        let mut name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         name.push(".lock");
         self.path.with_file_name(name)
     }
@@ -60,39 +55,24 @@ impl FileStore {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(StoreData {
-                    version: FORMAT_VERSION,
-                    credentials: Vec::new(),
-                });
+                return Ok(StoreData { version: FORMAT_VERSION, credentials: Vec::new() });
             }
             Err(source) => {
-                return Err(StoreError::Io {
-                    action: "read",
-                    path: self.path.clone(),
-                    source,
-                });
+                return Err(StoreError::Io { action: "read", path: self.path.clone(), source });
             }
         };
         self.tighten_permissions();
-        let data: StoreData = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
+        let data: StoreData = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
         if data.version != FORMAT_VERSION {
-            return Err(StoreError::UnsupportedVersion {
-                path: self.path.clone(),
-                found: data.version,
-            });
+            return Err(StoreError::UnsupportedVersion { path: self.path.clone(), found: data.version });
         }
         Ok(data)
     }
 
     /// Read-modify-write under the lock: `change` sees the current contents and returns its result; the
     /// store is written only when `change` returns `Ok`.
-    pub fn update<T, E: From<StoreError>>(
-        &self,
-        change: impl FnOnce(&mut StoreData) -> Result<T, E>,
-    ) -> Result<T, E> {
+    pub fn update<T, E: From<StoreError>>(&self, change: impl FnOnce(&mut StoreData) -> Result<T, E>) -> Result<T, E> {
         let _lock = self.lock()?;
         let mut data = self.load()?;
         let before = data.clone();
@@ -137,17 +117,10 @@ impl FileStore {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError::LockTimeout {
-                        path,
-                        seconds: LOCK_WAIT.as_secs(),
-                    });
+                    return Err(StoreError::LockTimeout { path, seconds: LOCK_WAIT.as_secs() });
                 }
                 Err(fs::TryLockError::Error(source)) => {
-                    return Err(StoreError::Io {
-                        action: "lock",
-                        path,
-                        source,
-                    });
+                    return Err(StoreError::Io { action: "lock", path, source });
                 }
             }
         }
@@ -155,29 +128,17 @@ impl FileStore {
 
     fn write(&self, data: &StoreData) -> Result<(), StoreError> {
         self.ensure_dir()?;
-        let json = serde_json::to_vec_pretty(data).map_err(|e| StoreError::Corrupt {
-            path: self.path.clone(),
-            detail: e.to_string(),
-        })?;
-        let tmp = self
-            .path
-            .with_extension(format!("tmp.{}", std::process::id()));
-        let io = |action, source| StoreError::Io {
-            action,
-            path: tmp.clone(),
-            source,
-        };
+        let json = serde_json::to_vec_pretty(data)
+            .map_err(|e| StoreError::Corrupt { path: self.path.clone(), detail: e.to_string() })?;
+        let tmp = self.path.with_extension(format!("tmp.{}", std::process::id()));
+        let io = |action, source| StoreError::Io { action, path: tmp.clone(), source };
         let mut file = open_private(&tmp, true).map_err(|e| io("create", e))?;
         file.write_all(&json).map_err(|e| io("write", e))?;
         file.sync_all().map_err(|e| io("sync", e))?;
         drop(file);
         fs::rename(&tmp, &self.path).map_err(|source| {
             let _ = fs::remove_file(&tmp);
-            StoreError::Io {
-                action: "replace",
-                path: self.path.clone(),
-                source,
-            }
+            StoreError::Io { action: "replace", path: self.path.clone(), source }
         })?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Make the rename durable; not possible on every platform, so best effort.
@@ -232,9 +193,7 @@ mod tests {
             server: server.clone(),
             issuer: Issuer::new("http://127.0.0.1:9"),
             resource: server,
-            authorization_server: AuthorizationServerMetadata::default_endpoints(
-                "http://127.0.0.1:9",
-            ),
+            authorization_server: AuthorizationServerMetadata::default_endpoints("http://127.0.0.1:9"),
             registration: None,
             tokens: Some(TokenSet {
                 access_token: AccessToken::new(token),
@@ -261,30 +220,12 @@ mod tests {
             .unwrap();
         let data = store.load().unwrap();
         assert_eq!(data.credentials.len(), 1);
-        assert_eq!(
-            data.credentials[0]
-                .tokens
-                .as_ref()
-                .unwrap()
-                .access_token
-                .secret(),
-            "tok-1"
-        );
+        assert_eq!(data.credentials[0].tokens.as_ref().unwrap().access_token.secret(), "tok-1");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                fs::metadata(store.path()).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-            assert_eq!(
-                fs::metadata(dir.path().join("sub"))
-                    .unwrap()
-                    .permissions()
-                    .mode()
-                    & 0o777,
-                0o700
-            );
+            assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(fs::metadata(dir.path().join("sub")).unwrap().permissions().mode() & 0o777, 0o700);
         }
     }
 
@@ -334,9 +275,6 @@ mod tests {
             .unwrap();
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
         store.load().unwrap();
-        assert_eq!(
-            fs::metadata(store.path()).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

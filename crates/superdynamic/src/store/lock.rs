@@ -30,13 +30,18 @@ impl FileStore {
             builder.recursive(true);
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|source| StoreError::Io { action: "create", path: dir.to_path_buf(), source })?;
+            builder.create(dir).map_err(|source| StoreError::Io {
+                action: "create",
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path).map_err(|source| StoreError::Io { action: "open", path: path.clone(), source })?;
+        let file =
+            options.open(&path).map_err(|source| StoreError::Io { action: "open", path: path.clone(), source })?;
         Ok((file, path))
     }
 

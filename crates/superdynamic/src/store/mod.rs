@@ -29,18 +29,12 @@ pub enum StoreError {
     )]
     UnsupportedVersion { path: PathBuf, found: u32 },
     #[error("could not {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error(
         "another superdynamic process has held the store lock {path} for over {seconds} s; try again, or remove the lock file if no other process is running"
     )]
     LockTimeout { path: PathBuf, seconds: u64 },
-    #[error(
-        "no home directory to keep credentials in; set --store-path or SUPERDYNAMIC_STORE_PATH"
-    )]
+    #[error("no home directory to keep credentials in; set --store-path or SUPERDYNAMIC_STORE_PATH")]
     NoHome,
 }
 
@@ -80,27 +74,16 @@ impl StoreData {
     /// The record in use for a server: the most recently updated one (a server that moved to a new
     /// authorization server has a newer record for it).
     pub fn current(&self, profile: &str, server: &ResourceUri) -> Option<&CredentialRecord> {
-        self.credentials
-            .iter()
-            .filter(|r| r.matches(profile, server))
-            .max_by_key(|r| r.updated_at)
+        self.credentials.iter().filter(|r| r.matches(profile, server)).max_by_key(|r| r.updated_at)
     }
 
-    pub fn find(
-        &self,
-        profile: &str,
-        server: &ResourceUri,
-        issuer: &Issuer,
-    ) -> Option<&CredentialRecord> {
-        self.credentials
-            .iter()
-            .find(|r| r.matches(profile, server) && r.issuer == *issuer)
+    pub fn find(&self, profile: &str, server: &ResourceUri, issuer: &Issuer) -> Option<&CredentialRecord> {
+        self.credentials.iter().find(|r| r.matches(profile, server) && r.issuer == *issuer)
     }
 
     /// Inserts or replaces the record with the same (profile, server, issuer).
     pub fn upsert(&mut self, record: CredentialRecord) {
-        self.credentials
-            .retain(|r| !(r.matches(&record.profile, &record.server) && r.issuer == record.issuer));
+        self.credentials.retain(|r| !(r.matches(&record.profile, &record.server) && r.issuer == record.issuer));
         self.credentials.push(record);
     }
 
