@@ -166,3 +166,72 @@ async fn ctrl_c_during_sign_in_leaves_the_store_unchanged() {
     assert_eq!(std::fs::read(env.store()).unwrap(), before, "the store is exactly as it was");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_callback_port_falls_back_and_registers_the_new_redirect() {
+    let env = Env::start().await;
+    env.run(&["login", &env.url(), "--auto-authorize"]).await.ok();
+    let first = env.stored()["credentials"][0]["registration"].clone();
+    let stable =
+        superdynamic::client::stable_port("default", &superdynamic::resource::ResourceUri::parse(&env.url()).unwrap());
+    assert_eq!(first["redirect_uris"][0], format!("http://127.0.0.1:{stable}/callback"));
+    // Another program holds the stable port now.
+    let _blocker = std::net::TcpListener::bind(("127.0.0.1", stable)).unwrap();
+    let run = env.run(&["login", &env.url(), "--auto-authorize"]).await;
+    run.ok();
+    assert!(run.stderr.contains("Registered client"), "a new redirect URI needs a new registration: {}", run.stderr);
+    let second = env.stored()["credentials"][0]["registration"].clone();
+    assert_ne!(second["redirect_uris"][0], first["redirect_uris"][0]);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confidential_client_refreshes_with_its_stored_secret() {
+    let env = Env::start().await;
+    let base = env.url().trim_end_matches("/mcp").to_string();
+    let stable =
+        superdynamic::client::stable_port("default", &superdynamic::resource::ResourceUri::parse(&env.url()).unwrap());
+    // An operator registers a confidential client for us (RFC 7591 with client_secret_basic).
+    let body = format!(
+        r#"{{"client_name":"ops","redirect_uris":["http://127.0.0.1:{stable}/callback"],"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"client_secret_basic"}}"#
+    );
+    let (status, response) = http_post_json(&format!("{base}/register"), &body).await;
+    assert_eq!(status, 201, "{response}");
+    let json: serde_json::Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let (id, secret) = (json["client_id"].as_str().unwrap(), json["client_secret"].as_str().unwrap());
+    env.run(&["login", &env.url(), "--auto-authorize", "--client-id", id, "--client-secret", secret]).await.ok();
+    assert_eq!(env.stored()["credentials"][0]["registration"]["auth_method"], "client_secret_basic");
+    // No flags now: the refresh authenticates with the secret kept in the (0600) store.
+    let run = env.run(&["refresh", &env.url()]).await;
+    run.ok();
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_grant_leads_to_a_new_sign_in_when_interactive() {
+    let env = Env::start().await;
+    env.run(&["login", &env.url(), "--auto-authorize"]).await.ok();
+    let saved = std::fs::read(env.store()).unwrap();
+    env.run(&["logout", &env.url()]).await.ok();
+    std::fs::write(env.store(), &saved).unwrap();
+    // Both tokens are dead (invalid_grant on refresh): the CLI signs in again instead of failing.
+    let run = env.run(&["tools", &env.url(), "--auto-authorize"]).await;
+    run.ok();
+    assert!(run.stderr.contains("Signed in"), "{}", run.stderr);
+    env.stop().await;
+}
+
+async fn http_post_json(url: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url::Url::parse(url).unwrap();
+    let mut stream = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        url.path(),
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    (out.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), out)
+}

@@ -16,7 +16,7 @@ use axum::response::Response;
 use axum::routing::any;
 use serde_json::{Value, json};
 use superdynamic::secret::AccessToken;
-use superdynamic::transport::{StreamableHttp, TransportError, TransportOptions};
+use superdynamic::transport::{Generation, StreamableHttp, TransportError, TransportOptions};
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
@@ -47,8 +47,7 @@ impl Received {
     }
 
     fn is_response(&self) -> bool {
-        self.body.get("method").is_none()
-            && (self.body.get("result").is_some() || self.body.get("error").is_some())
+        self.body.get("method").is_none() && (self.body.get("result").is_some() || self.body.get("error").is_some())
     }
 }
 
@@ -76,10 +75,7 @@ impl MockServer {
     {
         let log = Arc::new(Mutex::new(Vec::new()));
         let behaviour: Behaviour = Arc::new(move |rec| Box::pin(behaviour(rec)));
-        let state = ServerState {
-            log: log.clone(),
-            behaviour,
-        };
+        let state = ServerState { log: log.clone(), behaviour };
         let app = Router::new().route("/mcp", any(handle)).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -92,12 +88,7 @@ impl MockServer {
                 .await
                 .unwrap();
         });
-        Self {
-            url: Url::parse(&format!("http://{addr}/mcp")).unwrap(),
-            log,
-            shutdown,
-            task,
-        }
+        Self { url: Url::parse(&format!("http://{addr}/mcp")).unwrap(), log, shutdown, task }
     }
 
     fn received(&self) -> Vec<Received> {
@@ -118,36 +109,21 @@ impl MockServer {
     async fn stop(self) {
         let _ = self.shutdown.send(());
         let mut task = self.task;
-        if tokio::time::timeout(Duration::from_secs(5), &mut task)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
             task.abort();
         }
     }
 }
 
-async fn handle(
-    State(state): State<ServerState>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(state): State<ServerState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let rec = Received {
-        method,
-        headers,
-        body,
-    };
+    let rec = Received { method, headers, body };
     state.log.lock().unwrap().push(rec.clone());
     (state.behaviour)(rec).await
 }
 
 fn status(code: u16) -> Response {
-    Response::builder()
-        .status(code)
-        .body(Body::empty())
-        .unwrap()
+    Response::builder().status(code).body(Body::empty()).unwrap()
 }
 
 fn json_reply(id: Value, result: Value, session: Option<&str>) -> Response {
@@ -155,11 +131,7 @@ fn json_reply(id: Value, result: Value, session: Option<&str>) -> Response {
     if let Some(session) = session {
         builder = builder.header("mcp-session-id", session);
     }
-    builder
-        .body(Body::from(
-            json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string(),
-        ))
-        .unwrap()
+    builder.body(Body::from(json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string())).unwrap()
 }
 
 fn sse_reply(body: String, session: Option<&str>) -> Response {
@@ -174,14 +146,10 @@ fn sse_reply(body: String, session: Option<&str>) -> Response {
 fn sse_channel() -> (mpsc::UnboundedSender<String>, Response) {
     let (tx, rx) = mpsc::unbounded_channel::<String>();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|s| (Ok::<_, Infallible>(Bytes::from(s)), rx))
+        rx.recv().await.map(|s| (Ok::<_, Infallible>(Bytes::from(s)), rx))
     });
-    let response = Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .body(Body::from_stream(stream))
-        .unwrap();
+    let response =
+        Response::builder().header(header::CONTENT_TYPE, "text/event-stream").body(Body::from_stream(stream)).unwrap();
     (tx, response)
 }
 
@@ -208,11 +176,9 @@ fn standard(rec: &Received) -> Option<Response> {
         }
     }
     match (rec.method.clone(), rec.rpc_method()) {
-        (Method::POST, Some("initialize")) => Some(json_reply(
-            rec.id(),
-            initialize_result("2025-11-25"),
-            Some("sess-1"),
-        )),
+        (Method::POST, Some("initialize")) => {
+            Some(json_reply(rec.id(), initialize_result("2025-11-25"), Some("sess-1")))
+        }
         (Method::POST, Some(m)) if m.starts_with("notifications/") => Some(status(202)),
         (Method::POST, None) if rec.is_response() => Some(status(202)),
         (Method::DELETE, _) => Some(status(200)),
@@ -233,9 +199,12 @@ fn token() -> AccessToken {
     AccessToken::new(TOKEN)
 }
 
+/// These servers are legacy (initialize-based) only, so the client is told so and skips the modern probe
+/// (tests/transport_modern.rs covers the probe and the fall-back).
 fn quick() -> TransportOptions {
     TransportOptions {
         request_timeout: Duration::from_secs(5),
+        generation_hint: Some(Generation::Legacy),
         ..TransportOptions::default()
     }
 }
@@ -263,25 +232,14 @@ mod transport {
         let client = transport(&server, quick());
         let token = token();
 
-        let result = client
-            .request("tools/list", None, Some(&token))
-            .await
-            .unwrap();
+        let result = client.request("tools/list", None, Some(&token)).await.unwrap();
         assert_eq!(result, json!({"tools": []}));
         // A second request reuses the session.
-        client
-            .request("tools/list", Some(json!({"cursor": "abc"})), Some(&token))
-            .await
-            .unwrap();
+        client.request("tools/list", Some(json!({"cursor": "abc"})), Some(&token)).await.unwrap();
 
         assert_eq!(
             server.rpc_methods(),
-            [
-                "POST initialize",
-                "POST notifications/initialized",
-                "POST tools/list",
-                "POST tools/list"
-            ]
+            ["POST initialize", "POST notifications/initialized", "POST tools/list", "POST tools/list"]
         );
         let log = server.received();
         let init = &log[0];
@@ -289,22 +247,12 @@ mod transport {
         assert_eq!(init.body["params"]["capabilities"], json!({}));
         assert!(init.body["params"]["clientInfo"]["name"].is_string());
         assert!(init.body["params"]["clientInfo"]["version"].is_string());
-        assert_eq!(
-            init.header("mcp-session-id"),
-            None,
-            "initialize carries no session id"
-        );
+        assert_eq!(init.header("mcp-session-id"), None, "initialize carries no session id");
         assert_eq!(init.header("mcp-protocol-version"), None);
         for rec in &log {
-            assert_eq!(
-                rec.header("accept"),
-                Some("application/json, text/event-stream")
-            );
+            assert_eq!(rec.header("accept"), Some("application/json, text/event-stream"));
             assert_eq!(rec.header("content-type"), Some("application/json"));
-            assert_eq!(
-                rec.header("authorization"),
-                Some(format!("Bearer {TOKEN}").as_str())
-            );
+            assert_eq!(rec.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
             assert!(rec.body.is_object(), "never a batch");
             assert_eq!(rec.body["jsonrpc"], "2.0");
         }
@@ -314,10 +262,7 @@ mod transport {
         }
         assert!(log[1].body.get("id").is_none(), "notifications carry no id");
         // Ids increase monotonically.
-        let ids: Vec<i64> = [&log[0], &log[2], &log[3]]
-            .iter()
-            .map(|r| r.body["id"].as_i64().unwrap())
-            .collect();
+        let ids: Vec<i64> = [&log[0], &log[2], &log[3]].iter().map(|r| r.body["id"].as_i64().unwrap()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
         assert_eq!(log[3].body["params"], json!({"cursor": "abc"}));
 
@@ -374,10 +319,7 @@ mod transport {
             assert_eq!(result.unwrap(), json!({"echo": "tools/list"}));
         }
         let methods = server.rpc_methods();
-        assert_eq!(
-            methods.iter().filter(|m| *m == "POST initialize").count(),
-            1
-        );
+        assert_eq!(methods.iter().filter(|m| *m == "POST initialize").count(), 1);
         assert_eq!(methods.len(), 7);
         server.stop().await;
     }
@@ -387,91 +329,73 @@ mod transport {
         let (answers_tx, answers_rx) = mpsc::unbounded_channel::<Value>();
         let answers_rx = Arc::new(tokio::sync::Mutex::new(answers_rx));
         let server = MockServer::start(move |rec: Received| {
-        let answers_tx = answers_tx.clone();
-        let answers_rx = answers_rx.clone();
-        async move {
-            if rec.method == Method::POST && rec.is_response() {
-                answers_tx.send(rec.body.clone()).unwrap();
-                return status(202);
-            }
-            match rec.rpc_method() {
-                // initialize answered over SSE too, with a priming event and a comment.
-                Some("initialize") => sse_reply(
-                    format!(
-                        ": hi\nid: i0\ndata:\n\n{}",
-                        event(
-                            "i1",
-                            &json!({"jsonrpc": "2.0", "id": rec.id(), "result": initialize_result("2025-11-25")})
-                        )
-                    ),
-                    Some("sess-sse"),
-                ),
-                Some("tools/call") => {
-                    let (tx, response) = sse_channel();
-                    let id = rec.id();
-                    tokio::spawn(async move {
-                        tx.send("id: e0\ndata:\n\n".into()).unwrap();
-                        let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                            "params": {"progressToken": 1, "progress": 1}});
-                        tx.send(event("e1", &progress)).unwrap();
-                        let ping = json!({"jsonrpc": "2.0", "id": "srv-1", "method": "ping"});
-                        tx.send(event("e2", &ping)).unwrap();
-                        let roots = json!({"jsonrpc": "2.0", "id": 77, "method": "roots/list"});
-                        tx.send(event("e3", &roots)).unwrap();
-                        // The result only comes once both answers arrived.
-                        let mut rx = answers_rx.lock().await;
-                        rx.recv().await.unwrap();
-                        rx.recv().await.unwrap();
-                        let result = json!({"jsonrpc": "2.0", "id": id,
-                            "result": {"content": [{"type": "text", "text": "done"}]}});
-                        // Split one event over two chunks, with CRLF line ends.
-                        let text = format!("id: e4\r\ndata: {result}\r\n\r\n");
-                        let (a, b) = text.split_at(text.len() / 2);
-                        tx.send(a.to_owned()).unwrap();
-                        tx.send(b.to_owned()).unwrap();
-                    });
-                    response
+            let answers_tx = answers_tx.clone();
+            let answers_rx = answers_rx.clone();
+            async move {
+                if rec.method == Method::POST && rec.is_response() {
+                    answers_tx.send(rec.body.clone()).unwrap();
+                    return status(202);
                 }
-                _ => standard(&rec).unwrap_or_else(|| status(500)),
+                match rec.rpc_method() {
+                    // initialize answered over SSE too, with a priming event and a comment.
+                    Some("initialize") => sse_reply(
+                        format!(
+                            ": hi\nid: i0\ndata:\n\n{}",
+                            event(
+                                "i1",
+                                &json!({"jsonrpc": "2.0", "id": rec.id(), "result": initialize_result("2025-11-25")})
+                            )
+                        ),
+                        Some("sess-sse"),
+                    ),
+                    Some("tools/call") => {
+                        let (tx, response) = sse_channel();
+                        let id = rec.id();
+                        tokio::spawn(async move {
+                            tx.send("id: e0\ndata:\n\n".into()).unwrap();
+                            let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                            "params": {"progressToken": 1, "progress": 1}});
+                            tx.send(event("e1", &progress)).unwrap();
+                            let ping = json!({"jsonrpc": "2.0", "id": "srv-1", "method": "ping"});
+                            tx.send(event("e2", &ping)).unwrap();
+                            let roots = json!({"jsonrpc": "2.0", "id": 77, "method": "roots/list"});
+                            tx.send(event("e3", &roots)).unwrap();
+                            // The result only comes once both answers arrived.
+                            let mut rx = answers_rx.lock().await;
+                            rx.recv().await.unwrap();
+                            rx.recv().await.unwrap();
+                            let result = json!({"jsonrpc": "2.0", "id": id,
+                            "result": {"content": [{"type": "text", "text": "done"}]}});
+                            // Split one event over two chunks, with CRLF line ends.
+                            let text = format!("id: e4\r\ndata: {result}\r\n\r\n");
+                            let (a, b) = text.split_at(text.len() / 2);
+                            tx.send(a.to_owned()).unwrap();
+                            tx.send(b.to_owned()).unwrap();
+                        });
+                        response
+                    }
+                    _ => standard(&rec).unwrap_or_else(|| status(500)),
+                }
             }
-        }
-    })
-    .await;
+        })
+        .await;
         let client = transport(&server, quick());
         let token = token();
-        let result = client
-            .request(
-                "tools/call",
-                Some(json!({"name": "t", "arguments": {}})),
-                Some(&token),
-            )
-            .await
-            .unwrap();
+        let result =
+            client.request("tools/call", Some(json!({"name": "t", "arguments": {}})), Some(&token)).await.unwrap();
         assert_eq!(result["content"][0]["text"], "done");
 
         let log = server.received();
         let answers: Vec<&Received> = log.iter().filter(|r| r.is_response()).collect();
         assert_eq!(answers.len(), 2);
-        let ping_answer = answers
-            .iter()
-            .find(|r| r.body["id"] == "srv-1")
-            .expect("ping answered");
-        assert_eq!(
-            ping_answer.body,
-            json!({"jsonrpc": "2.0", "id": "srv-1", "result": {}})
-        );
-        let roots_answer = answers
-            .iter()
-            .find(|r| r.body["id"] == 77)
-            .expect("roots/list answered");
+        let ping_answer = answers.iter().find(|r| r.body["id"] == "srv-1").expect("ping answered");
+        assert_eq!(ping_answer.body, json!({"jsonrpc": "2.0", "id": "srv-1", "result": {}}));
+        let roots_answer = answers.iter().find(|r| r.body["id"] == 77).expect("roots/list answered");
         assert_eq!(roots_answer.body["error"]["code"], -32601);
         for answer in answers {
             assert_eq!(answer.header("mcp-session-id"), Some("sess-sse"));
             assert_eq!(answer.header("mcp-protocol-version"), Some("2025-11-25"));
-            assert_eq!(
-                answer.header("authorization"),
-                Some(format!("Bearer {TOKEN}").as_str())
-            );
+            assert_eq!(answer.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
         }
         server.stop().await;
     }
@@ -488,9 +412,7 @@ mod transport {
                         let session = format!("sess-{n}");
                         json_reply(rec.id(), initialize_result("2025-11-25"), Some(&session))
                     }
-                    Some("tools/list") if rec.header("mcp-session-id") == Some("sess-1") => {
-                        status(404)
-                    }
+                    Some("tools/list") if rec.header("mcp-session-id") == Some("sess-1") => status(404),
                     Some("tools/list") => json_reply(rec.id(), json!({"tools": [1]}), None),
                     _ => standard(&rec).unwrap_or_else(|| status(500)),
                 }
@@ -499,10 +421,7 @@ mod transport {
         .await;
         let client = transport(&server, quick());
         let token = token();
-        let result = client
-            .request("tools/list", None, Some(&token))
-            .await
-            .unwrap();
+        let result = client.request("tools/list", None, Some(&token)).await.unwrap();
         assert_eq!(result, json!({"tools": [1]}));
         assert_eq!(
             server.rpc_methods(),
@@ -521,10 +440,7 @@ mod transport {
         assert_eq!(log[5].header("mcp-session-id"), Some("sess-2"));
         assert_ne!(log[2].body["id"], log[5].body["id"], "ids are not reused");
         assert!(log.iter().all(|r| r.header("authorization").is_some()));
-        assert_eq!(
-            client.session().unwrap().session_id.as_deref(),
-            Some("sess-2")
-        );
+        assert_eq!(client.session().unwrap().session_id.as_deref(), Some("sess-2"));
         server.stop().await;
     }
 
@@ -540,43 +456,37 @@ mod transport {
         let client = transport(&server, quick());
         let err = client.request("tools/list", None, None).await.unwrap_err();
         assert!(matches!(err, TransportError::SessionExpired), "{err:?}");
-        assert_eq!(
-            server
-                .rpc_methods()
-                .iter()
-                .filter(|m| *m == "POST initialize")
-                .count(),
-            2
-        );
+        assert_eq!(server.rpc_methods().iter().filter(|m| *m == "POST initialize").count(), 2);
         server.stop().await;
     }
 
     #[tokio::test]
     async fn unauthorized_returns_every_www_authenticate_value() {
         let server = MockServer::start(|_rec: Received| async move {
-        Response::builder()
-            .status(401)
-            .header(
-                header::WWW_AUTHENTICATE,
-                r#"Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="mcp""#,
-            )
-            .header(header::WWW_AUTHENTICATE, r#"Basic realm="mcp""#)
-            .body(Body::from("no token"))
-            .unwrap()
-    })
-    .await;
+            Response::builder()
+                .status(401)
+                .header(
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="mcp""#,
+                )
+                .header(header::WWW_AUTHENTICATE, r#"Basic realm="mcp""#)
+                .body(Body::from("no token"))
+                .unwrap()
+        })
+        .await;
         let client = transport(&server, quick());
         let err = client.request("tools/list", None, None).await.unwrap_err();
         let TransportError::Unauthorized { www_authenticate } = &err else {
             panic!("expected Unauthorized, got {err:?}");
         };
         assert_eq!(
-        www_authenticate,
-        &vec![
-            r#"Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="mcp""#.to_owned(),
-            r#"Basic realm="mcp""#.to_owned(),
-        ]
-    );
+            www_authenticate,
+            &vec![
+                r#"Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource", scope="mcp""#
+                    .to_owned(),
+                r#"Basic realm="mcp""#.to_owned(),
+            ]
+        );
         assert!(err.is_auth());
         assert!(client.session().is_none());
         server.stop().await;
@@ -590,27 +500,18 @@ mod transport {
             }
             Response::builder()
                 .status(403)
-                .header(
-                    header::WWW_AUTHENTICATE,
-                    r#"Bearer error="insufficient_scope", scope="tools:call""#,
-                )
+                .header(header::WWW_AUTHENTICATE, r#"Bearer error="insufficient_scope", scope="tools:call""#)
                 .body(Body::empty())
                 .unwrap()
         })
         .await;
         let client = transport(&server, quick());
         let token = token();
-        let err = client
-            .request("tools/call", None, Some(&token))
-            .await
-            .unwrap_err();
+        let err = client.request("tools/call", None, Some(&token)).await.unwrap_err();
         let TransportError::Forbidden { www_authenticate } = &err else {
             panic!("expected Forbidden, got {err:?}");
         };
-        assert_eq!(
-            www_authenticate,
-            &vec![r#"Bearer error="insufficient_scope", scope="tools:call""#.to_owned()]
-        );
+        assert_eq!(www_authenticate, &vec![r#"Bearer error="insufficient_scope", scope="tools:call""#.to_owned()]);
         // The message does not leak the token.
         assert!(!format!("{err} {err:?}").contains(TOKEN));
         server.stop().await;
@@ -619,46 +520,36 @@ mod transport {
     #[tokio::test]
     async fn jsonrpc_error_becomes_rpc_and_other_statuses_http_status() {
         let server = MockServer::start(|rec: Received| async move {
-        if let Some(r) = standard(&rec) {
-            return r;
-        }
-        match rec.rpc_method() {
-            Some("tools/call") => Response::builder()
-                .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-                .body(Body::from(
-                    json!({"jsonrpc": "2.0", "id": rec.id(),
+            if let Some(r) = standard(&rec) {
+                return r;
+            }
+            match rec.rpc_method() {
+                Some("tools/call") => Response::builder()
+                    .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+                    .body(Body::from(
+                        json!({"jsonrpc": "2.0", "id": rec.id(),
                         "error": {"code": -32602, "message": "Unknown tool: nope", "data": {"tool": "nope"}}})
-                    .to_string(),
-                ))
-                .unwrap(),
-            _ => Response::builder()
-                .status(500)
-                .body(Body::from(format!("internal\n\nerror {}", "x".repeat(2000))))
-                .unwrap(),
-        }
-    })
-    .await;
+                        .to_string(),
+                    ))
+                    .unwrap(),
+                _ => Response::builder()
+                    .status(500)
+                    .body(Body::from(format!("internal\n\nerror {}", "x".repeat(2000))))
+                    .unwrap(),
+            }
+        })
+        .await;
         let client = transport(&server, quick());
-        let err = client
-            .request("tools/call", Some(json!({"name": "nope"})), None)
-            .await
-            .unwrap_err();
+        let err = client.request("tools/call", Some(json!({"name": "nope"})), None).await.unwrap_err();
         match err {
-            TransportError::Rpc {
-                code,
-                message,
-                data,
-            } => {
+            TransportError::Rpc { code, message, data } => {
                 assert_eq!(code, -32602);
                 assert_eq!(message, "Unknown tool: nope");
                 assert_eq!(data, Some(json!({"tool": "nope"})));
             }
             other => panic!("expected Rpc, got {other:?}"),
         }
-        let err = client
-            .request("resources/list", None, None)
-            .await
-            .unwrap_err();
+        let err = client.request("resources/list", None, None).await.unwrap_err();
         match err {
             TransportError::HttpStatus { status, body } => {
                 assert_eq!(status, 500);
@@ -674,9 +565,7 @@ mod transport {
     async fn unknown_protocol_version_is_rejected_and_the_session_ended() {
         let server = MockServer::start(|rec: Received| async move {
             match rec.rpc_method() {
-                Some("initialize") => {
-                    json_reply(rec.id(), initialize_result("1900-01-01"), Some("sess-old"))
-                }
+                Some("initialize") => json_reply(rec.id(), initialize_result("1900-01-01"), Some("sess-old")),
                 _ => standard(&rec).unwrap_or_else(|| status(500)),
             }
         })
@@ -690,10 +579,7 @@ mod transport {
             other => panic!("expected UnsupportedProtocolVersion, got {other:?}"),
         }
         assert_eq!(server.rpc_methods(), ["POST initialize", "DELETE"]);
-        assert_eq!(
-            server.received()[1].header("mcp-session-id"),
-            Some("sess-old")
-        );
+        assert_eq!(server.received()[1].header("mcp-session-id"), Some("sess-old"));
         assert!(client.session().is_none());
         server.stop().await;
     }
@@ -709,10 +595,7 @@ mod transport {
                     // The resumed stream carries the response.
                     let id = call_id.lock().unwrap().clone();
                     let body = if rec.header("last-event-id") == Some("ev-1") {
-                        event(
-                            "ev-2",
-                            &json!({"jsonrpc": "2.0", "id": id, "result": {"resumed": true}}),
-                        )
+                        event("ev-2", &json!({"jsonrpc": "2.0", "id": id, "result": {"resumed": true}}))
                     } else {
                         String::new()
                     };
@@ -729,10 +612,7 @@ mod transport {
         .await;
         let client = transport(&server, quick());
         let token = token();
-        let result = client
-            .request("tools/call", None, Some(&token))
-            .await
-            .unwrap();
+        let result = client.request("tools/call", None, Some(&token)).await.unwrap();
         assert_eq!(result, json!({"resumed": true}));
         let log = server.received();
         let get = log.iter().find(|r| r.method == Method::GET).unwrap();
@@ -740,10 +620,7 @@ mod transport {
         assert_eq!(get.header("accept"), Some("text/event-stream"));
         assert_eq!(get.header("mcp-session-id"), Some("sess-1"));
         assert_eq!(get.header("mcp-protocol-version"), Some("2025-11-25"));
-        assert_eq!(
-            get.header("authorization"),
-            Some(format!("Bearer {TOKEN}").as_str())
-        );
+        assert_eq!(get.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
         server.stop().await;
     }
 
@@ -763,13 +640,7 @@ mod transport {
             }
         })
         .await;
-        let client = transport(
-            &server,
-            TransportOptions {
-                max_resume_attempts: 3,
-                ..quick()
-            },
-        );
+        let client = transport(&server, TransportOptions { max_resume_attempts: 3, ..quick() });
         let err = client.request("tools/list", None, None).await.unwrap_err();
         match &err {
             TransportError::Protocol(msg) => assert!(msg.contains("closed before"), "{msg}"),
@@ -777,11 +648,7 @@ mod transport {
         }
         let err = client.request("tools/call", None, None).await.unwrap_err();
         assert!(matches!(err, TransportError::Protocol(_)), "{err:?}");
-        let gets = server
-            .received()
-            .iter()
-            .filter(|r| r.method == Method::GET)
-            .count();
+        let gets = server.received().iter().filter(|r| r.method == Method::GET).count();
         assert_eq!(gets, 3);
         server.stop().await;
     }
@@ -809,23 +676,18 @@ mod transport {
             &server,
             TransportOptions {
                 request_timeout: timeout,
+                generation_hint: Some(Generation::Legacy),
                 ..TransportOptions::default()
             },
         );
         let token = token();
-        let err = client
-            .request("tools/call", None, Some(&token))
-            .await
-            .unwrap_err();
+        let err = client.request("tools/call", None, Some(&token)).await.unwrap_err();
         match &err {
             TransportError::Timeout { after, .. } => assert_eq!(*after, timeout),
             other => panic!("expected Timeout, got {other:?}"),
         }
         let log = server.received();
-        let call = log
-            .iter()
-            .find(|r| r.rpc_method() == Some("tools/call"))
-            .unwrap();
+        let call = log.iter().find(|r| r.rpc_method() == Some("tools/call")).unwrap();
         let cancelled = log
             .iter()
             .find(|r| r.rpc_method() == Some("notifications/cancelled"))
@@ -833,10 +695,7 @@ mod transport {
         assert_eq!(cancelled.body["params"]["requestId"], call.body["id"]);
         assert!(cancelled.body["params"]["reason"].is_string());
         assert_eq!(cancelled.header("mcp-session-id"), Some("sess-1"));
-        assert_eq!(
-            cancelled.header("authorization"),
-            Some(format!("Bearer {TOKEN}").as_str())
-        );
+        assert_eq!(cancelled.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
         held.lock().unwrap().clear();
         server.stop().await;
     }
@@ -858,10 +717,7 @@ mod transport {
                         return;
                     }
                 }
-                let _ = tx.send(format!(
-                    "data: {}\n\n",
-                    json!({"jsonrpc": "2.0", "id": id, "result": {"slow": true}})
-                ));
+                let _ = tx.send(format!("data: {}\n\n", json!({"jsonrpc": "2.0", "id": id, "result": {"slow": true}})));
             });
             response
         })
@@ -870,6 +726,7 @@ mod transport {
             &server,
             TransportOptions {
                 request_timeout: Duration::from_millis(600),
+                generation_hint: Some(Generation::Legacy),
                 ..TransportOptions::default()
             },
         );
@@ -884,22 +741,16 @@ mod transport {
             if let Some(r) = standard(&rec) {
                 return r;
             }
-            let big =
-                json!({"jsonrpc": "2.0", "id": rec.id(), "result": {"blob": "x".repeat(10_000)}})
-                    .to_string();
+            let big = json!({"jsonrpc": "2.0", "id": rec.id(), "result": {"blob": "x".repeat(10_000)}}).to_string();
             match rec.rpc_method() {
                 // With Content-Length.
-                Some("resources/read") => Response::builder()
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(Body::from(big))
-                    .unwrap(),
+                Some("resources/read") => {
+                    Response::builder().header(header::CONTENT_TYPE, "application/json").body(Body::from(big)).unwrap()
+                }
                 // Chunked, no Content-Length: the bound applies while reading.
                 _ => {
-                    let chunks: Vec<Result<Bytes, Infallible>> = big
-                        .into_bytes()
-                        .chunks(500)
-                        .map(|c| Ok(Bytes::copy_from_slice(c)))
-                        .collect();
+                    let chunks: Vec<Result<Bytes, Infallible>> =
+                        big.into_bytes().chunks(500).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
                     Response::builder()
                         .header(header::CONTENT_TYPE, "application/json")
                         .body(Body::from_stream(futures_util::stream::iter(chunks)))
@@ -908,19 +759,10 @@ mod transport {
             }
         })
         .await;
-        let client = transport(
-            &server,
-            TransportOptions {
-                max_json_body: 1024,
-                ..quick()
-            },
-        );
+        let client = transport(&server, TransportOptions { max_json_body: 1024, ..quick() });
         for method in ["resources/read", "tools/list"] {
             let err = client.request(method, None, None).await.unwrap_err();
-            assert!(
-                matches!(err, TransportError::BodyTooLarge { limit: 1024 }),
-                "{method}: {err:?}"
-            );
+            assert!(matches!(err, TransportError::BodyTooLarge { limit: 1024 }), "{method}: {err:?}");
         }
         server.stop().await;
     }
@@ -956,10 +798,7 @@ mod transport {
         let client = transport(&server, quick());
         let token = token();
         client.request("ping", None, Some(&token)).await.unwrap();
-        client
-            .notify("notifications/roots/list_changed", None, Some(&token))
-            .await
-            .unwrap();
+        client.notify("notifications/roots/list_changed", None, Some(&token)).await.unwrap();
         client.close(Some(&token)).await.unwrap();
         assert!(client.session().is_none());
         client.close(Some(&token)).await.unwrap(); // no session: nothing sent
@@ -976,10 +815,7 @@ mod transport {
         let delete = server.received().pop().unwrap();
         assert_eq!(delete.header("mcp-session-id"), Some("sess-1"));
         assert_eq!(delete.header("mcp-protocol-version"), Some("2025-11-25"));
-        assert_eq!(
-            delete.header("authorization"),
-            Some(format!("Bearer {TOKEN}").as_str())
-        );
+        assert_eq!(delete.header("authorization"), Some(format!("Bearer {TOKEN}").as_str()));
         server.stop().await;
     }
 
@@ -990,32 +826,19 @@ mod transport {
                 Some("initialize") if rec.body["params"]["clientInfo"]["name"] == "bad-session" => {
                     json_reply(rec.id(), initialize_result("2025-11-25"), Some("has space"))
                 }
-                Some("tools/list") => Response::builder()
-                    .header(header::CONTENT_TYPE, "text/html")
-                    .body(Body::from("<html>"))
-                    .unwrap(),
+                Some("tools/list") => {
+                    Response::builder().header(header::CONTENT_TYPE, "text/html").body(Body::from("<html>")).unwrap()
+                }
                 _ => standard(&rec).unwrap_or_else(|| status(500)),
             }
         })
         .await;
-        let bad = transport(
-            &server,
-            TransportOptions {
-                client_name: "bad-session".into(),
-                ..quick()
-            },
-        );
+        let bad = transport(&server, TransportOptions { client_name: "bad-session".into(), ..quick() });
         let err = bad.request("tools/list", None, None).await.unwrap_err();
-        assert!(
-            matches!(err, TransportError::Protocol(ref m) if m.contains("Mcp-Session-Id")),
-            "{err:?}"
-        );
+        assert!(matches!(err, TransportError::Protocol(ref m) if m.contains("Mcp-Session-Id")), "{err:?}");
         let client = transport(&server, quick());
         let err = client.request("tools/list", None, None).await.unwrap_err();
-        assert!(
-            matches!(err, TransportError::Protocol(ref m) if m.contains("text/html")),
-            "{err:?}"
-        );
+        assert!(matches!(err, TransportError::Protocol(ref m) if m.contains("text/html")), "{err:?}");
         server.stop().await;
     }
 
@@ -1041,10 +864,7 @@ mod transport {
         assert_eq!(result, json!({"tools": []}));
         let log = server.received();
         let answer = log.iter().find(|r| r.is_response()).expect("ping answered");
-        assert_eq!(
-            answer.body,
-            json!({"jsonrpc": "2.0", "id": 9, "result": {}})
-        );
+        assert_eq!(answer.body, json!({"jsonrpc": "2.0", "id": 9, "result": {}}));
         assert_eq!(answer.header("mcp-protocol-version"), Some("2025-03-26"));
         server.stop().await;
     }

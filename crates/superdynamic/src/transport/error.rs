@@ -9,9 +9,7 @@ use serde_json::Value;
 pub enum TransportError {
     /// HTTP 401. `www_authenticate` holds every `WWW-Authenticate` value in order, for the OAuth layer
     /// (RFC 9728 §5.1 `resource_metadata`, RFC 6750 §3 `error`/`scope`).
-    #[error(
-        "the MCP server requires authorization (HTTP 401): sign in or refresh the access token, then retry"
-    )]
+    #[error("the MCP server requires authorization (HTTP 401): sign in or refresh the access token, then retry")]
     Unauthorized { www_authenticate: Vec<String> },
 
     /// HTTP 403, typically `insufficient_scope` (RFC 6750 §3.1).
@@ -22,11 +20,7 @@ pub enum TransportError {
 
     /// A JSON-RPC error response to our request.
     #[error("the MCP server answered with JSON-RPC error {code}: {message}")]
-    Rpc {
-        code: i64,
-        message: String,
-        data: Option<Value>,
-    },
+    Rpc { code: i64, message: String, data: Option<Value> },
 
     /// Any other non-2xx status. `body` is a short excerpt of the response body.
     #[error("the MCP server answered HTTP {status}: {body}")]
@@ -46,11 +40,25 @@ pub enum TransportError {
     )]
     Timeout { what: String, after: Duration },
 
-    /// The server answered `initialize` with a protocol version this client does not speak.
+    /// The server answered `initialize` with a protocol version this client does not speak, or answered a
+    /// 2026-07-28 request with `UnsupportedProtocolVersionError` (-32022) listing only versions this client does
+    /// not speak. `offered` is the version, or the comma-separated list the server named.
     #[error(
-        "the MCP server speaks protocol version {offered:?}, which this client does not support (it speaks 2025-03-26, 2025-06-18 and 2025-11-25)"
+        "the MCP server offers protocol version {offered}, which this client does not support (it speaks 2026-07-28, 2025-11-25, 2025-06-18 and 2025-03-26)"
     )]
     UnsupportedProtocolVersion { offered: String },
+
+    /// 2026-07-28 MRTR: the server asked for input (elicitation, sampling, roots) that the client's
+    /// [`ServerMessageHandler`](super::ServerMessageHandler) cannot provide, or kept asking beyond the round
+    /// limit.
+    #[error("the MCP server needs input the client cannot provide: `{method}` (input {key:?}): {reason}")]
+    InputUnavailable {
+        /// The server's key for the input request in `inputRequests`.
+        key: String,
+        /// What the server asked for: `elicitation/create`, `sampling/createMessage`, `roots/list` …
+        method: String,
+        reason: String,
+    },
 
     /// The server broke the protocol: not JSON, wrong content type, missing result, id mismatch, bad SSE …
     #[error("MCP protocol error: {0}")]
@@ -63,9 +71,7 @@ pub enum TransportError {
     BodyTooLarge { limit: usize },
 
     /// The server ended the session (HTTP 404) and the request failed again on a fresh session.
-    #[error(
-        "the MCP session expired and the request failed again on a new session; reconnect and retry"
-    )]
+    #[error("the MCP session expired and the request failed again on a new session; reconnect and retry")]
     SessionExpired,
 }
 

@@ -89,11 +89,7 @@ pub struct RpcErrorObject {
 
 impl RpcErrorObject {
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            data: None,
-        }
+        Self { code, message: message.into(), data: None }
     }
 
     pub fn method_not_found(method: &str) -> Self {
@@ -143,8 +139,7 @@ impl ParseError {
 impl Message {
     /// Parses one message from raw bytes (a POST response body or an SSE `data` payload).
     pub fn parse_slice(bytes: &[u8]) -> Result<Self, ParseError> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| ParseError::new(format!("invalid JSON ({e})")))?;
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| ParseError::new(format!("invalid JSON ({e})")))?;
         Self::from_value(value)
     }
 
@@ -171,9 +166,9 @@ impl Message {
         let id = match obj.remove("id") {
             None => None,
             Some(Value::Null) => Some(None),
-            Some(v) => Some(Some(RequestId::from_value(&v).ok_or_else(|| {
-                ParseError::new("`id` must be a string or an integer")
-            })?)),
+            Some(v) => Some(Some(
+                RequestId::from_value(&v).ok_or_else(|| ParseError::new("`id` must be a string or an integer"))?,
+            )),
         };
         let has_result = obj.contains_key("result");
         let has_error = obj.contains_key("error");
@@ -183,9 +178,7 @@ impl Message {
                 return Err(ParseError::new("`method` must be a string"));
             };
             if has_result || has_error {
-                return Err(ParseError::new(
-                    "a message cannot have both `method` and `result`/`error`",
-                ));
+                return Err(ParseError::new("a message cannot have both `method` and `result`/`error`"));
             }
             let params = parse_params(obj.remove("params"))?;
             return match id {
@@ -197,9 +190,7 @@ impl Message {
         }
 
         match (has_result, has_error) {
-            (true, true) => Err(ParseError::new(
-                "a response cannot have both `result` and `error`",
-            )),
+            (true, true) => Err(ParseError::new("a response cannot have both `result` and `error`")),
             (true, false) => {
                 let Some(Some(id)) = id else {
                     return Err(ParseError::new("a result response needs a non-null `id`"));
@@ -209,10 +200,7 @@ impl Message {
             }
             (false, true) => {
                 let error = parse_error_object(obj.remove("error").unwrap_or(Value::Null))?;
-                Ok(Self::Error(ErrorResponse {
-                    id: id.flatten(),
-                    error,
-                }))
+                Ok(Self::Error(ErrorResponse { id: id.flatten(), error }))
             }
             (false, false) => Err(ParseError::new("no `method`, `result` or `error` member")),
         }
@@ -284,19 +272,13 @@ fn parse_error_object(value: Value) -> Result<RpcErrorObject, ParseError> {
     let Value::Object(mut obj) = value else {
         return Err(ParseError::new("`error` must be an object"));
     };
-    let code = obj
-        .get("code")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| ParseError::new("`error.code` must be an integer"))?;
+    let code =
+        obj.get("code").and_then(Value::as_i64).ok_or_else(|| ParseError::new("`error.code` must be an integer"))?;
     let message = match obj.remove("message") {
         Some(Value::String(m)) => m,
         _ => return Err(ParseError::new("`error.message` must be a string")),
     };
-    Ok(RpcErrorObject {
-        code,
-        message,
-        data: obj.remove("data"),
-    })
+    Ok(RpcErrorObject { code, message, data: obj.remove("data") })
 }
 
 #[cfg(test)]
@@ -306,67 +288,39 @@ mod tests {
     #[test]
     fn parses_a_request_with_integer_or_string_id() {
         let m = Message::parse_str(r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#).unwrap();
-        assert_eq!(
-            m,
-            Message::Request(Request {
-                id: RequestId::Number(7),
-                method: "ping".into(),
-                params: None
-            })
-        );
-        let m = Message::parse_str(
-            r#"{"jsonrpc":"2.0","id":"a-1","method":"sampling/createMessage","params":{"x":1}}"#,
-        )
-        .unwrap();
-        let Message::Request(r) = m else {
-            panic!("not a request: {m:?}")
-        };
+        assert_eq!(m, Message::Request(Request { id: RequestId::Number(7), method: "ping".into(), params: None }));
+        let m =
+            Message::parse_str(r#"{"jsonrpc":"2.0","id":"a-1","method":"sampling/createMessage","params":{"x":1}}"#)
+                .unwrap();
+        let Message::Request(r) = m else { panic!("not a request: {m:?}") };
         assert_eq!(r.id, RequestId::String("a-1".into()));
         assert_eq!(r.params, Some(json!({"x": 1})));
     }
 
     #[test]
     fn parses_a_notification() {
-        let m = Message::parse_str(
-            r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#,
-        )
-        .unwrap();
-        assert!(
-            matches!(m, Message::Notification(ref n) if n.method == "notifications/progress"),
-            "{m:?}"
-        );
+        let m = Message::parse_str(r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#)
+            .unwrap();
+        assert!(matches!(m, Message::Notification(ref n) if n.method == "notifications/progress"), "{m:?}");
     }
 
     #[test]
     fn parses_result_and_error_responses() {
         let m = Message::parse_str(r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}"#).unwrap();
-        assert_eq!(
-            m,
-            Message::Response(Response {
-                id: RequestId::Number(3),
-                result: json!({"tools": []})
-            })
-        );
-        let m = Message::parse_str(
-            r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"bad","data":{"k":1}}}"#,
-        )
-        .unwrap();
+        assert_eq!(m, Message::Response(Response { id: RequestId::Number(3), result: json!({"tools": []}) }));
+        let m =
+            Message::parse_str(r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"bad","data":{"k":1}}}"#)
+                .unwrap();
         assert_eq!(
             m,
             Message::Error(ErrorResponse {
                 id: Some(RequestId::Number(3)),
-                error: RpcErrorObject {
-                    code: -32602,
-                    message: "bad".into(),
-                    data: Some(json!({"k": 1}))
-                }
+                error: RpcErrorObject { code: -32602, message: "bad".into(), data: Some(json!({"k": 1})) }
             })
         );
         // An error that could not be tied to a request carries a null id.
-        let m = Message::parse_str(
-            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#,
-        )
-        .unwrap();
+        let m = Message::parse_str(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#)
+            .unwrap();
         assert!(matches!(m, Message::Error(ErrorResponse { id: None, .. })));
     }
 
@@ -414,31 +368,16 @@ mod tests {
                 method: "tools/list".into(),
                 params: Some(json!({"cursor": "abc"})),
             }),
-            Message::Notification(Notification {
-                method: "notifications/initialized".into(),
-                params: None,
-            }),
-            Message::Response(Response {
-                id: RequestId::String("s".into()),
-                result: json!({}),
-            }),
-            Message::Error(ErrorResponse {
-                id: Some(2.into()),
-                error: RpcErrorObject::method_not_found("x/y"),
-            }),
+            Message::Notification(Notification { method: "notifications/initialized".into(), params: None }),
+            Message::Response(Response { id: RequestId::String("s".into()), result: json!({}) }),
+            Message::Error(ErrorResponse { id: Some(2.into()), error: RpcErrorObject::method_not_found("x/y") }),
         ];
         for m in messages {
             let v = m.to_value();
             assert_eq!(v["jsonrpc"], "2.0");
             assert_eq!(Message::from_value(v).unwrap(), m);
         }
-        let n = Notification {
-            method: "n".into(),
-            params: None,
-        };
-        assert!(
-            n.to_value().get("id").is_none(),
-            "notifications carry no id"
-        );
+        let n = Notification { method: "n".into(), params: None };
+        assert!(n.to_value().get("id").is_none(), "notifications carry no id");
     }
 }

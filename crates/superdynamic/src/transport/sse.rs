@@ -17,10 +17,7 @@ pub struct SseLimits {
 
 impl Default for SseLimits {
     fn default() -> Self {
-        Self {
-            max_line: 1024 * 1024,
-            max_event: 8 * 1024 * 1024,
-        }
+        Self { max_line: 1024 * 1024, max_event: 8 * 1024 * 1024 }
     }
 }
 
@@ -136,10 +133,8 @@ impl SseParser {
     /// if that happened (the stream ended mid-event).
     pub fn finish(&mut self) -> bool {
         // A failed parser's buffers depend on where the chunk boundaries fell, so it reports "incomplete".
-        let incomplete = self.failed.is_some()
-            || !self.line.is_empty()
-            || !self.data.is_empty()
-            || !self.event_type.is_empty();
+        let incomplete =
+            self.failed.is_some() || !self.line.is_empty() || !self.data.is_empty() || !self.event_type.is_empty();
         self.line.clear();
         self.data.clear();
         self.event_type.clear();
@@ -159,9 +154,7 @@ impl SseParser {
 
     fn push_line_bytes(&mut self, bytes: &[u8]) -> Result<(), SseError> {
         if self.line.len().saturating_add(bytes.len()) > self.limits.max_line {
-            return Err(SseError::LineTooLong {
-                limit: self.limits.max_line,
-            });
+            return Err(SseError::LineTooLong { limit: self.limits.max_line });
         }
         self.line.extend_from_slice(bytes);
         Ok(())
@@ -221,9 +214,7 @@ impl SseParser {
 
     fn check_event_size(&self) -> Result<(), SseError> {
         if self.data.len().saturating_add(self.event_type.len()) > self.limits.max_event {
-            return Err(SseError::EventTooLarge {
-                limit: self.limits.max_event,
-            });
+            return Err(SseError::EventTooLarge { limit: self.limits.max_event });
         }
         Ok(())
     }
@@ -239,17 +230,10 @@ impl SseParser {
         if data.ends_with('\n') {
             data.pop();
         }
-        let event = if self.event_type.is_empty() {
-            "message".to_owned()
-        } else {
-            std::mem::take(&mut self.event_type)
-        };
+        let event =
+            if self.event_type.is_empty() { "message".to_owned() } else { std::mem::take(&mut self.event_type) };
         self.event_type.clear();
-        out.push(SseEvent {
-            event,
-            data,
-            id: self.last_event_id.clone(),
-        });
+        out.push(SseEvent { event, data, id: self.last_event_id.clone() });
     }
 }
 
@@ -265,11 +249,7 @@ mod tests {
     }
 
     fn ev(event: &str, data: &str, id: &str) -> SseEvent {
-        SseEvent {
-            event: event.into(),
-            data: data.into(),
-            id: id.into(),
-        }
+        SseEvent { event: event.into(), data: data.into(), id: id.into() }
     }
 
     #[test]
@@ -283,20 +263,12 @@ mod tests {
     fn id_event_and_retry_fields() {
         let mut p = SseParser::new(SseLimits::default());
         let mut out = Vec::new();
-        p.feed(
-            b"event: custom\nid: 42\nretry: 1500\ndata: {}\n\ndata: next\n\n",
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(
-            out,
-            vec![ev("custom", "{}", "42"), ev("message", "next", "42")]
-        );
+        p.feed(b"event: custom\nid: 42\nretry: 1500\ndata: {}\n\ndata: next\n\n", &mut out).unwrap();
+        assert_eq!(out, vec![ev("custom", "{}", "42"), ev("message", "next", "42")]);
         assert_eq!(p.retry(), Some(Duration::from_millis(1500)));
         assert_eq!(p.last_event_id(), "42");
         // An invalid retry is ignored; an id with NUL is ignored.
-        p.feed(b"retry: 12a\nid: a\0b\ndata: x\n\n", &mut out)
-            .unwrap();
+        p.feed(b"retry: 12a\nid: a\0b\ndata: x\n\n", &mut out).unwrap();
         assert_eq!(p.retry(), Some(Duration::from_millis(1500)));
         assert_eq!(p.last_event_id(), "42");
         // A field without a colon has an empty value: `id` alone resets the id.
@@ -352,14 +324,9 @@ mod tests {
 
     #[test]
     fn oversized_line_is_an_error_and_earlier_events_survive() {
-        let mut p = SseParser::new(SseLimits {
-            max_line: 16,
-            max_event: 64,
-        });
+        let mut p = SseParser::new(SseLimits { max_line: 16, max_event: 64 });
         let mut out = Vec::new();
-        let err = p
-            .feed(b"data: ok\n\ndata: 0123456789abcdef\n\n", &mut out)
-            .unwrap_err();
+        let err = p.feed(b"data: ok\n\ndata: 0123456789abcdef\n\n", &mut out).unwrap_err();
         assert_eq!(err, SseError::LineTooLong { limit: 16 });
         assert_eq!(out, vec![ev("message", "ok", "")]);
         // The parser stays failed.
@@ -368,14 +335,9 @@ mod tests {
 
     #[test]
     fn oversized_event_is_an_error() {
-        let mut p = SseParser::new(SseLimits {
-            max_line: 16,
-            max_event: 20,
-        });
+        let mut p = SseParser::new(SseLimits { max_line: 16, max_event: 20 });
         let mut out = Vec::new();
-        let err = p
-            .feed(b"data: 0123456789\ndata: 0123456789\n\n", &mut out)
-            .unwrap_err();
+        let err = p.feed(b"data: 0123456789\ndata: 0123456789\n\n", &mut out).unwrap_err();
         assert_eq!(err, SseError::EventTooLarge { limit: 20 });
         assert!(out.is_empty());
     }
@@ -384,8 +346,7 @@ mod tests {
     fn stream_ending_mid_event_discards_it() {
         let mut p = SseParser::new(SseLimits::default());
         let mut out = Vec::new();
-        p.feed(b"id: 1\ndata: done\n\ndata: partial\n", &mut out)
-            .unwrap();
+        p.feed(b"id: 1\ndata: done\n\ndata: partial\n", &mut out).unwrap();
         assert_eq!(out, vec![ev("message", "done", "1")]);
         assert!(p.finish(), "the unterminated event is reported");
         // A partial line without a terminator is also incomplete.
@@ -401,14 +362,12 @@ mod tests {
     fn reset_stream_keeps_last_id_and_retry() {
         let mut p = SseParser::new(SseLimits::default());
         let mut out = Vec::new();
-        p.feed(b"retry: 10\nid: 5\ndata:\n\ndata: half", &mut out)
-            .unwrap();
+        p.feed(b"retry: 10\nid: 5\ndata:\n\ndata: half", &mut out).unwrap();
         p.reset_stream();
         assert_eq!(p.last_event_id(), "5");
         assert_eq!(p.retry(), Some(Duration::from_millis(10)));
         out.clear();
-        p.feed(b"\xEF\xBB\xBFid: 6\ndata: new\n\n", &mut out)
-            .unwrap();
+        p.feed(b"\xEF\xBB\xBFid: 6\ndata: new\n\n", &mut out).unwrap();
         assert_eq!(out, vec![ev("message", "new", "6")]);
     }
 
@@ -420,19 +379,8 @@ mod tests {
     }
 
     /// Everything a parse produced: events, then the error or the end state.
-    fn run_chunks(
-        chunks: &[&[u8]],
-    ) -> (
-        Vec<SseEvent>,
-        Option<SseError>,
-        String,
-        Option<Duration>,
-        bool,
-    ) {
-        let mut p = SseParser::new(SseLimits {
-            max_line: 64,
-            max_event: 128,
-        });
+    fn run_chunks(chunks: &[&[u8]]) -> (Vec<SseEvent>, Option<SseError>, String, Option<Duration>, bool) {
+        let mut p = SseParser::new(SseLimits { max_line: 64, max_event: 128 });
         let mut out = Vec::new();
         let mut err = None;
         for chunk in chunks {
@@ -442,13 +390,7 @@ mod tests {
             }
         }
         let incomplete = p.finish();
-        (
-            out,
-            err,
-            p.last_event_id().to_owned(),
-            p.retry(),
-            incomplete,
-        )
+        (out, err, p.last_event_id().to_owned(), p.retry(), incomplete)
     }
 
     const MIXED: &[u8] = "\u{FEFF}: hello\r\nretry: 250\r\nid: p1\r\ndata:\r\n\r\n\
@@ -462,10 +404,7 @@ mod tests {
     fn identical_results_at_every_split_point() {
         let whole = run_chunks(&[MIXED]);
         assert_eq!(whole.0.len(), 4, "{:?}", whole.0);
-        assert_eq!(
-            whole.0[1].data,
-            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"t\":\"h\u{e9}\u{1F600}\"}}"
-        );
+        assert_eq!(whole.0[1].data, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"t\":\"h\u{e9}\u{1F600}\"}}");
         assert_eq!(whole.0[2].data, "line one\nline two \u{2603}");
         assert_eq!(whole.0[3], ev("message", "caf\u{e9}\n", "3"));
         assert_eq!(whole.2, "3");
@@ -490,7 +429,8 @@ mod tests {
 
     #[test]
     fn errors_are_identical_at_every_split_point() {
-        let input: &[u8] = b"data: fine\r\n\r\ndata: 01234567890123456789012345678901234567890123456789012345678901234567890\n\n";
+        let input: &[u8] =
+            b"data: fine\r\n\r\ndata: 01234567890123456789012345678901234567890123456789012345678901234567890\n\n";
         let whole = run_chunks(&[input]);
         assert_eq!(whole.0, vec![ev("message", "fine", "")]);
         assert_eq!(whole.1, Some(SseError::LineTooLong { limit: 64 }));
