@@ -100,10 +100,38 @@ case "$scenario" in
 esac
 
 # --- what a real client does ---------------------------------------------------
+case "$scenario" in
+  sep-2322-client-request-state|elicitation-sep1034-client-defaults)
+    # No terminal to ask on: answer the server's questions with the form defaults.
+    extra+=(--accept-defaults) ;;
+esac
 tools_json="$(sd tools "$url" --json "${common[@]}" "${extra[@]}")" || exit $?
 echo "$tools_json" >&2
-tool="$(python3 -c 'import json,sys; t=json.loads(sys.argv[1] or "[]"); print(t[0]["name"] if t else "")' "$tools_json" 2>/dev/null || true)"
-if [[ -n "$tool" ]]; then
-  sd call "$url" "$tool" --args '{}' --json "${common[@]}" "${extra[@]}" || exit $?
-fi
+# The calls to make, one "name<TAB>arguments" per line: what the scenario's server expects a client to do.
+calls="$(python3 - "$scenario" "$tools_json" "$context" <<'PY'
+import json, sys
+scenario, tools, context = sys.argv[1], json.loads(sys.argv[2] or "[]"), sys.argv[3]
+names = [t.get("name") for t in tools]
+def out(name, args): print(f"{name}\t{json.dumps(args)}")
+if scenario == "tools_call":
+    out("add_numbers", {"a": 5, "b": 3})
+elif context and json.loads(context).get("toolCalls"):
+    for call in json.loads(context)["toolCalls"]:
+        out(call["name"], call.get("arguments", {}))
+elif scenario == "sep-2322-client-request-state":
+    for name in ("test_mrtr_echo_state", "test_mrtr_no_state", "test_mrtr_unrelated", "test_mrtr_no_result_type"):
+        out(name, {})
+elif scenario == "json-schema-2020-12-preservation":
+    schema = next(t["inputSchema"] for t in tools if t.get("name") == "json_schema_2020_12_tool")
+    out("json_schema_echo", {"schema": schema})
+elif scenario == "json-schema-ref-no-deref":
+    pass  # the scenario checks only that tools/list schemas are kept as sent ($ref not followed)
+elif names:
+    out(names[0], {})
+PY
+)" || exit 1
+while IFS=$'\t' read -r tool args; do
+  [[ -n "$tool" ]] || continue
+  sd call "$url" "$tool" --args "$args" --json "${common[@]}" "${extra[@]}" || exit $?
+done <<< "$calls"
 exit 0

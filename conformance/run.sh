@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the official MCP conformance suite (client side, authorization
-# scenarios) against the `superdynamic` CLI through conformance/client.sh,
+# Runs the official MCP conformance suite (client side: the authorization
+# scenarios and the transport scenarios) against the `superdynamic` CLI through conformance/client.sh,
 # then summarises every checks.json. Exits non-zero on any FAILURE or WARNING.
 #
 #   conformance/run.sh                       # everything (release + prerelease)
@@ -89,6 +89,12 @@ plan_version() { # version
   else
     awk '$1 ~ /^auth\// && ($0 ~ /2025-03-26|2025-06-18|2025-11-25|2026-07-28/ || $1 ~ /^auth\/client-credentials-/) {print $1}' <<<"$list" \
       | while read -r s; do add next scenario "$s"; done
+    # The transport scenarios (both protocol generations, streaming, headers, MRTR, elicitation defaults).
+    for s in initialize tools_call sse-retry request-metadata http-standard-headers http-custom-headers \
+             http-invalid-tool-headers json-schema-ref-no-deref json-schema-2020-12-preservation \
+             elicitation-sep1034-client-defaults sep-2322-client-request-state; do
+      if grep -q -- "^$s " <<<"$list"; then add next scenario "$s"; fi
+    done
   fi
 }
 [[ "$version" == next ]] || plan_version release
@@ -139,7 +145,7 @@ def allow_client_error(path):
             names.add(found[-1])
     return names
 ts = re.compile(r"-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z$")
-rows, problems, bad = [], [], 0
+rows, problems, skipped, bad = [], [], [], 0
 for version in ("release", "next"):
     vdir = os.path.join(out, version)
     if not os.path.isdir(vdir):
@@ -171,7 +177,10 @@ for version in ("release", "next"):
                              f"client.sh exited with code {','.join(rc)} and the scenario does not allow a client error "
                              "(the suite reports OVERALL: FAILED); see stderr.txt"))
         for c in checks:
-            if c.get("status") not in ("SUCCESS", "INFO"):
+            # SKIPPED checks are listed (they test what the client does not declare, e.g. sampling) but pass.
+            if c.get("status") == "SKIPPED":
+                skipped.append((version, scenario, c.get("id"), c.get("description", "")))
+            elif c.get("status") not in ("SUCCESS", "INFO"):
                 problems.append((version, scenario, c.get("status"), c.get("id"), c.get("description", "")))
     # jobs that produced no results at all (crash / timeout)
     for f in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
@@ -194,10 +203,14 @@ print("-" * (w + 36))
 tx = sum(1 for r in rows if r[6])
 print(f"{'total':<8} {str(len(rows)) + ' scenario runs':<{w}} {tp:>6} {tf:>6} {tw:>5} {str(tx) + '!':>5}")
 print("exit: client.sh's exit code; '!' = the suite counts it as a failure (reported below as client-exit)")
+if skipped:
+    print(f"\nSkipped by the suite (not failures): {len(skipped)} checks, e.g. {skipped[0][1]}: {skipped[0][3]}")
 if problems:
     print("\nNon-SUCCESS/INFO checks:")
     for v, s, st, i, d in sorted(problems):
         print(f"  [{v}] {s}: {st} {i} -- {d}")
 print(f"\nResults: {out}")
+# One plain closing line: checks passed, and checks that failed or warned (plus failing client exits).
+print(f"conformance: {tp} passed, {tf + tw + tx} failed")
 sys.exit(1 if problems else 0)
 PY

@@ -90,6 +90,13 @@ pub struct GlobalArgs {
     /// forwarding); the listener binds 127.0.0.1 on --callback-port, else this URI's port.
     #[arg(long, global = true, value_name = "URL")]
     pub redirect_uri: Option<String>,
+    /// When the server asks for input and there is no terminal to ask on, send the form's default values
+    /// (instead of declining).
+    #[arg(long, global = true)]
+    pub accept_defaults: bool,
+    /// MCP protocol generation: negotiate (remembering the answer per server), or force one.
+    #[arg(long, global = true, value_enum, default_value_t = ProtocolChoice::Auto)]
+    pub mcp_protocol: ProtocolChoice,
     /// Seconds to wait for each request to the server.
     #[arg(long, global = true, default_value_t = 60)]
     pub timeout: u64,
@@ -105,6 +112,16 @@ pub struct GlobalArgs {
 pub enum StoreKind {
     /// A JSON file, 0600 in a 0700 directory.
     File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolChoice {
+    /// Try the stateless 2026-07-28 protocol, fall back to the initialize-based one (2025-03-26..2025-11-25).
+    Auto,
+    /// Only the stateless 2026-07-28 protocol.
+    Modern,
+    /// Only the initialize-based protocol (2025-03-26, 2025-06-18, 2025-11-25).
+    Legacy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,7 +1,8 @@
 //! One function per subcommand, each a thin layer over the library.
 
 use crate::Failure;
-use crate::cli::{CallArgs, GlobalArgs, GrantKind, LogoutArgs, ServerArg};
+use crate::cli::{CallArgs, GlobalArgs, GrantKind, LogoutArgs, ProtocolChoice, ServerArg};
+use crate::interact::CliHandler;
 use crate::narrate::Narrator;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use superdynamic::resource::Issuer;
 use superdynamic::secret::ClientSecret;
 use superdynamic::store::FileStore;
 use superdynamic::token::now_unix;
+use superdynamic::transport::Generation;
 use superdynamic::{ClientOptions, Grant, LoginOutcome, McpClient, StaticClient};
 
 pub fn store(global: &GlobalArgs) -> Result<FileStore, Failure> {
@@ -64,6 +66,12 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     options.request_timeout = Duration::from_secs(global.timeout.max(1));
     options.auth_timeout = Duration::from_secs(global.auth_timeout.max(1));
     options.observer = Arc::new(Narrator { quiet: global.json });
+    options.handler = Some(Arc::new(CliHandler { accept_defaults: global.accept_defaults, quiet: global.json }));
+    options.generation = match global.mcp_protocol {
+        ProtocolChoice::Auto => None,
+        ProtocolChoice::Modern => Some(Generation::Modern),
+        ProtocolChoice::Legacy => Some(Generation::Legacy),
+    };
     Ok(options)
 }
 

@@ -15,7 +15,7 @@ use crate::resource::{Issuer, ResourceUri};
 use crate::secret::{AccessToken, ClientSecret};
 use crate::store::{CredentialRecord, DEFAULT_PROFILE, FileStore, StoreError};
 use crate::token::{self, TokenClient, TokenSet, now_unix};
-use crate::transport::{StreamableHttp, TransportError, TransportOptions};
+use crate::transport::{Generation, ServerMessageHandler, StreamableHttp, TransportError, TransportOptions};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -142,6 +142,10 @@ pub struct ClientOptions {
     /// How long to wait for the user to finish signing in.
     pub auth_timeout: Duration,
     pub observer: Arc<dyn Observer>,
+    /// Answers what the server asks of the client (elicitation, sampling …) and receives its notifications.
+    pub handler: Option<Arc<dyn ServerMessageHandler>>,
+    /// Force an MCP protocol generation; `None` negotiates (and remembers the result in the store).
+    pub generation: Option<Generation>,
 }
 
 impl ClientOptions {
@@ -164,6 +168,8 @@ impl ClientOptions {
             request_timeout: Duration::from_secs(60),
             auth_timeout: Duration::from_secs(300),
             observer: Arc::new(TracingObserver),
+            handler: None,
+            generation: None,
         }
     }
 }
@@ -198,11 +204,17 @@ pub struct McpClient {
     refresh_lock: tokio::sync::Mutex<()>,
     /// Discovery done by this client, reused by a later sign-in (step-up) in the same process.
     discovered: std::sync::Mutex<Option<Discovery>>,
+    /// The generation the store holds for this server, to write it back only when it changed.
+    remembered: std::sync::Mutex<Option<Generation>>,
 }
 
 impl McpClient {
     pub fn new(server_url: &str, options: ClientOptions) -> Result<Self, Error> {
         let server = ResourceUri::parse(server_url)?;
+        let remembered = match options.generation {
+            Some(forced) => Some(forced),
+            None => options.store.load()?.generations.get(server.as_str()).copied(),
+        };
         let http = http::client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
         let fetch_http = http::no_redirect_client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
         let transport = StreamableHttp::new(
@@ -211,9 +223,13 @@ impl McpClient {
             TransportOptions {
                 client_name: options.client_name.clone(),
                 request_timeout: options.request_timeout,
+                generation_hint: remembered,
                 ..TransportOptions::default()
             },
         );
+        if let Some(handler) = &options.handler {
+            transport.set_handler(handler.clone());
+        }
         Ok(Self {
             server,
             options,
@@ -222,6 +238,7 @@ impl McpClient {
             transport,
             refresh_lock: tokio::sync::Mutex::new(()),
             discovered: std::sync::Mutex::new(None),
+            remembered: std::sync::Mutex::new(remembered),
         })
     }
 
@@ -365,7 +382,10 @@ impl McpClient {
         loop {
             let token = self.usable_token().await?;
             let error = match self.transport.request(method, params.clone(), token.as_ref()).await {
-                Ok(result) => return Ok(result),
+                Ok(result) => {
+                    self.remember_generation();
+                    return Ok(result);
+                }
                 Err(e) => e,
             };
             match error {
@@ -404,6 +424,25 @@ impl McpClient {
                 }
                 other => return Err(other.into()),
             }
+        }
+    }
+
+    /// Stores the negotiated generation when it differs from what the store knew (best effort: a store that
+    /// cannot be written costs only a probe next time).
+    fn remember_generation(&self) {
+        let Some(current) = self.transport.generation() else { return };
+        let Ok(mut remembered) = self.remembered.lock() else { return };
+        if *remembered == Some(current) || self.options.generation.is_some() {
+            return;
+        }
+        let key = self.server.to_string();
+        let saved = self.options.store.update(|data| {
+            data.generations.insert(key, current);
+            Ok::<_, StoreError>(())
+        });
+        match saved {
+            Ok(()) => *remembered = Some(current),
+            Err(e) => tracing::debug!(error = %e, "could not remember the protocol generation"),
         }
     }
 

@@ -55,7 +55,7 @@ impl FileStore {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(StoreData { version: FORMAT_VERSION, credentials: Vec::new() });
+                return Ok(StoreData { version: FORMAT_VERSION, ..StoreData::default() });
             }
             Err(source) => {
                 return Err(StoreError::Io { action: "read", path: self.path.clone(), source });

@@ -11,6 +11,7 @@ use crate::discovery::AuthorizationServerMetadata;
 use crate::registration::ClientRegistration;
 use crate::resource::{Issuer, ResourceUri};
 use crate::token::TokenSet;
+use crate::transport::Generation;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -68,6 +69,10 @@ pub struct StoreData {
     pub version: u32,
     #[serde(default)]
     pub credentials: Vec<CredentialRecord>,
+    /// The MCP protocol generation each server answered with (keyed by server URL), so a later run goes
+    /// straight to it (MCP 2026-07-28 §Versioning: dual-era clients cache the result).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub generations: std::collections::BTreeMap<String, Generation>,
 }
 
 impl StoreData {

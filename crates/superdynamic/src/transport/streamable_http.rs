@@ -12,6 +12,7 @@
 //! request first and falls back to `initialize` on the answers basic/versioning.mdx "Backward Compatibility with
 //! Initialization-Based Versions" lists.
 
+mod listen;
 mod modern;
 
 use std::collections::HashMap;
@@ -87,6 +88,10 @@ pub struct TransportOptions {
     /// Modern: how often a request whose SSE response stream broke before the response is re-issued (with a
     /// new id; 2026-07-28 streams are not resumable).
     pub max_stream_reissues: u32,
+    /// Legacy sessions: keep the session's GET stream open in the background for server requests and
+    /// notifications not tied to one of our requests (basic/transports.mdx "Listening for Messages from the
+    /// Server").
+    pub server_stream: bool,
 }
 
 impl Default for TransportOptions {
@@ -102,6 +107,7 @@ impl Default for TransportOptions {
             generation_hint: None,
             max_input_rounds: 8,
             max_stream_reissues: 2,
+            server_stream: true,
         }
     }
 }
@@ -142,6 +148,10 @@ struct Inner {
     tool_headers: Mutex<HashMap<String, Vec<ParamHeader>>>,
     /// Modern: a complete `tools/list` was seen (or tried), so an unknown tool needs no fetch before a call.
     tools_listed: std::sync::atomic::AtomicBool,
+    /// Legacy: the background task reading the session's GET stream.
+    listener: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The newest bearer token a caller gave, for answers the listener sends.
+    last_bearer: Mutex<Option<AccessToken>>,
 }
 
 /// What is known about the server's generation.
@@ -205,6 +215,8 @@ impl StreamableHttp {
                 era: Mutex::new(era),
                 tool_headers: Mutex::new(HashMap::new()),
                 tools_listed: std::sync::atomic::AtomicBool::new(false),
+                listener: Mutex::new(None),
+                last_bearer: Mutex::new(None),
             }),
         }
     }
@@ -313,6 +325,7 @@ impl StreamableHttp {
         bearer: Option<&AccessToken>,
     ) -> Result<Value, TransportError> {
         let mut retried = false;
+        self.note_bearer(bearer);
         loop {
             let session = self.ensure_session(bearer).await?;
             let ctx = Ctx::for_session(&session, bearer);
@@ -388,6 +401,7 @@ impl StreamableHttp {
     /// a session. The session is forgotten locally unless the server answered 401/403, so the caller can retry
     /// with a fresh token.
     pub async fn close(&self, bearer: Option<&AccessToken>) -> Result<(), TransportError> {
+        self.stop_listener();
         let Some(session) = self.current_session() else {
             return Ok(());
         };
@@ -458,6 +472,10 @@ impl StreamableHttp {
         let session = Arc::new(self.initialize(bearer).await?);
         *self.lock_session() = Some(session.clone());
         self.confirm(Generation::Legacy);
+        self.note_bearer(bearer);
+        if self.inner.options.server_stream {
+            self.start_listener(session.clone()).await;
+        }
         Ok(session)
     }
 
