@@ -270,3 +270,24 @@ async fn demo_runs_every_step() {
     }
     assert!(!dir.path().join("unused.json").exists(), "the demo uses its own temporary store");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_protocol_generations_work_against_the_reference_server() {
+    let env = Env::start().await;
+    // Negotiated: the reference server (rmcp) speaks 2026-07-28, and the answer is remembered per server.
+    env.run(&["tools", &env.url(), "--auto-authorize"]).await.ok();
+    assert_eq!(env.stored()["generations"][env.url()], "modern");
+    for protocol in ["legacy", "modern"] {
+        let run = env
+            .run(&["call", &env.url(), "get_weather", "--args", r#"{"location":"Oslo"}"#, "--mcp-protocol", protocol])
+            .await;
+        run.ok();
+        assert!(run.stdout.contains("Oslo"), "{protocol}: {}", run.stdout);
+        // A step-up works the same way in both generations.
+        let run = env
+            .run(&["call", &env.url(), "list_files", "--auto-authorize", "--json", "--mcp-protocol", protocol])
+            .await;
+        run.ok();
+    }
+    env.stop().await;
+}

@@ -422,9 +422,43 @@ impl McpClient {
                     self.observe(Event::StepUp { scope: &wanted });
                     self.authorize(Some(&challenge), Some(&wanted)).await?;
                 }
+                TransportError::HttpStatus { status: status @ (400 | 404 | 405), body } => {
+                    if self.speaks_http_sse().await {
+                        return Err(Error::LegacySseTransport { server: self.server.to_string() });
+                    }
+                    return Err(TransportError::HttpStatus { status, body }.into());
+                }
                 other => return Err(other.into()),
             }
         }
+    }
+
+    /// Whether the server speaks the HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26): a GET
+    /// answered with an event stream whose first event is `endpoint` (2024-11-05 basic/transports "HTTP with SSE").
+    async fn speaks_http_sse(&self) -> bool {
+        let probe = async {
+            let response =
+                self.http.get(self.server.url().clone()).header("Accept", "text/event-stream").send().await.ok()?;
+            let is_sse = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream"));
+            if !response.status().is_success() || !is_sse {
+                return Some(false);
+            }
+            let mut parser = crate::transport::SseParser::new(crate::transport::SseLimits::default());
+            let mut events = Vec::new();
+            let mut stream = futures_util::StreamExt::fuse(response.bytes_stream());
+            while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+                parser.feed(&chunk, &mut events).ok()?;
+                if let Some(first) = events.first() {
+                    return Some(first.event == "endpoint");
+                }
+            }
+            Some(false)
+        };
+        tokio::time::timeout(Duration::from_secs(3), probe).await.ok().flatten().unwrap_or(false)
     }
 
     /// Stores the negotiated generation when it differs from what the store knew (best effort: a store that

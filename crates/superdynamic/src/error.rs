@@ -32,6 +32,12 @@ pub enum Error {
          with --no-browser instead"
     )]
     DeviceFlowUnsupported { issuer: String },
+    #[error(
+        "{server} speaks the HTTP+SSE transport of MCP 2024-11-05, which MCP deprecated in 2025-03-26 and \
+         superdynamic does not support; ask its operator for the Streamable HTTP endpoint (often the same URL \
+         ending in /mcp)"
+    )]
+    LegacySseTransport { server: String },
     #[error("not signed in to {server}; run `superdynamic login {server}` first")]
     NotSignedIn { server: String },
     #[error(
@@ -68,7 +74,7 @@ impl Error {
             Error::InvalidServerUrl(_) => ErrorKind::Usage,
             Error::Store(_) => ErrorKind::Store,
             Error::Transport(e) if e.is_auth() => ErrorKind::Authorization,
-            Error::Transport(_) => ErrorKind::Server,
+            Error::Transport(_) | Error::LegacySseTransport { .. } => ErrorKind::Server,
             _ => ErrorKind::Authorization,
         }
     }
