@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use url::Url;
 
@@ -142,7 +142,12 @@ pub(crate) fn issue_code_and_redirect(state: &AuthServerState, grant: &Grant, cl
     redirect_to_client(&grant.redirect_uri, &state.issuer, &params)
 }
 
-pub async fn authorize(State(state): State<Arc<AuthServerState>>, RawQuery(query): RawQuery) -> Response {
+pub async fn authorize(
+    State(state): State<Arc<AuthServerState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let raw_query = query.as_deref().unwrap_or("");
     let Ok(params) = QueryParams::parse(query.as_deref().unwrap_or("")) else {
         return error_page(StatusCode::BAD_REQUEST, "The authorization request's query string is malformed.");
     };
@@ -154,6 +159,16 @@ pub async fn authorize(State(state): State<Arc<AuthServerState>>, RawQuery(query
     let Some(client_id) = params.get("client_id") else {
         return error_page(StatusCode::BAD_REQUEST, "The request has no client_id.");
     };
+    // CIMD: an https client_id names a metadata document (fetched, SSRF-guarded).
+    if crate::cimd::is_cimd_client_id(client_id) {
+        match crate::cimd::resolve(&state, client_id).await {
+            Ok(client) => return authorize_client(&state, &params, client, &headers, raw_query).await,
+            Err(e) => {
+                tracing::info!(error = %e, "client ID metadata document refused");
+                return error_page(StatusCode::BAD_REQUEST, &e.to_string());
+            }
+        }
+    }
     let client = match state.store.find_client(client_id) {
         Ok(Some(client)) => client,
         Ok(None) => {
@@ -165,6 +180,17 @@ pub async fn authorize(State(state): State<Arc<AuthServerState>>, RawQuery(query
         }
     };
 
+    authorize_client(&state, &params, client, &headers, raw_query).await
+}
+
+async fn authorize_client(
+    state: &Arc<AuthServerState>,
+    params: &QueryParams,
+    client: crate::storage::RegisteredClient,
+    headers: &HeaderMap,
+    raw_query: &str,
+) -> Response {
+    let client_id = client.client_id.as_str();
     // 2. The redirect URI must match a registered one (OAuth 2.1 §4.1.2.1:
     //    otherwise inform the user and do not redirect).
     if params.is_repeated("redirect_uri") {
@@ -201,7 +227,7 @@ pub async fn authorize(State(state): State<Arc<AuthServerState>>, RawQuery(query
 
     // 3. From here on, errors go back to the client.
     let client_state = params.get("state");
-    let grant = match check_request(&state, &params, &client, &redirect, redirect_uri_sent) {
+    let mut grant = match check_request(state, params, &client, &redirect, redirect_uri_sent) {
         Ok(grant) => grant,
         Err(e) => {
             tracing::info!(client_id, error = e.code, "authorization request refused");
@@ -210,9 +236,30 @@ pub async fn authorize(State(state): State<Arc<AuthServerState>>, RawQuery(query
     };
 
     if state.auto_approve {
-        return issue_code_and_redirect(&state, &grant, client_state);
+        return issue_code_and_redirect(state, &grant, client_state);
     }
-    crate::consent::show(&state, &client, grant, client_state)
+    // 4. Sign in first; the grant is for the signed-in user.
+    let Some(user) = crate::session::current_user(state, headers) else {
+        let name = client.metadata.client_name.as_deref().unwrap_or("an application");
+        return crate::session::sign_in(state, &format!("/authorize?{raw_query}"), Some(name), None);
+    };
+    grant.subject = user.username;
+    // 5. A remembered consent that covers every requested scope skips the page.
+    match state.store.find_consent(&grant.subject, &grant.client_id) {
+        Ok(Some(granted)) => {
+            let covered = ScopeSet::parse(&grant.scope)
+                .ok()
+                .zip(ScopeSet::parse(&granted).ok())
+                .is_some_and(|(wanted, granted)| wanted.is_subset_of(&granted));
+            if covered {
+                tracing::info!(client_id = %grant.client_id, "consent remembered; skipping the consent page");
+                return issue_code_and_redirect(state, &grant, client_state);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "consent lookup failed"),
+    }
+    crate::consent::show(state, &client, grant, client_state)
 }
 
 fn check_request(

@@ -6,7 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use crate::authorize::QueryParams;
 use crate::registration::AuthMethod;
 use crate::secrets::{hash_secret, hashes_equal};
-use crate::storage::{RegisteredClient, Store};
+use crate::server::AuthServerState;
+use crate::storage::RegisteredClient;
 use crate::token::TokenError;
 
 /// Credentials as presented, before they are checked.
@@ -15,6 +16,7 @@ enum Presented {
     Basic { client_id: String, secret: String },
     Post { client_id: String, secret: String },
     IdOnly { client_id: String },
+    Assertion { client_id: String, assertion: String },
 }
 
 /// Decodes `Authorization: Basic` per RFC 6749 §2.3.1: base64 of
@@ -42,23 +44,52 @@ fn form_decode(component: &str) -> Option<String> {
     }
 }
 
+/// Looks a client up: registered clients from the store, and (when the
+/// client_id is an https URL) Client ID Metadata Documents.
+pub async fn find_client(state: &AuthServerState, client_id: &str) -> Result<Option<RegisteredClient>, TokenError> {
+    if crate::cimd::is_cimd_client_id(client_id) {
+        return match crate::cimd::resolve(state, client_id).await {
+            Ok(client) => Ok(Some(client)),
+            Err(e) => {
+                tracing::info!(error = %e, "client ID metadata document refused");
+                Ok(None)
+            }
+        };
+    }
+    state.store.find_client(client_id).map_err(|e| TokenError::Server(e.to_string()))
+}
+
 /// Authenticates the client with exactly the method it registered.
-pub fn authenticate(
-    store: &Store,
+pub async fn authenticate(
+    state: &AuthServerState,
     authorization: Option<&str>,
     form: &QueryParams,
 ) -> Result<RegisteredClient, TokenError> {
     let basic_tried = authorization.is_some();
     let invalid_client = |msg: &str| TokenError::InvalidClient { description: msg.to_owned(), basic_tried };
 
-    let presented = match (authorization, form.get("client_secret")) {
+    let assertion = form.get("client_assertion");
+    let presented = match (authorization, form.get("client_secret"), assertion) {
         // RFC 6749 §2.3: one method per request.
-        (Some(_), Some(_)) => {
-            return Err(TokenError::InvalidRequest(
-                "use either HTTP Basic or client_secret in the body, not both".into(),
-            ));
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+            return Err(TokenError::InvalidRequest("use exactly one client authentication method per request".into()));
         }
-        (Some(header), None) => {
+        (None, None, Some(assertion)) => {
+            // RFC 7523 §2.2.
+            match form.get("client_assertion_type") {
+                Some(crate::assertion::JWT_BEARER_ASSERTION) => {}
+                Some(_) => return Err(invalid_client("unsupported client_assertion_type")),
+                None => return Err(TokenError::InvalidRequest("client_assertion_type is required".into())),
+            }
+            let sub = crate::assertion::unverified_subject(assertion)
+                .ok_or_else(|| invalid_client("the client assertion is not a JWT with a sub claim"))?;
+            let client_id = match form.get("client_id") {
+                Some(id) if id != sub => return Err(invalid_client("client_id differs from the assertion's sub")),
+                _ => sub,
+            };
+            Presented::Assertion { client_id, assertion: assertion.to_owned() }
+        }
+        (Some(header), None, None) => {
             let (client_id, secret) = parse_basic(header).ok_or_else(|| {
                 invalid_client("the Authorization header is not valid HTTP Basic client authentication")
             })?;
@@ -69,14 +100,14 @@ pub fn authenticate(
             }
             Presented::Basic { client_id, secret }
         }
-        (None, Some(secret)) => Presented::Post {
+        (None, Some(secret), None) => Presented::Post {
             client_id: form
                 .get("client_id")
                 .ok_or_else(|| TokenError::InvalidRequest("client_secret was sent without client_id".into()))?
                 .to_owned(),
             secret: secret.to_owned(),
         },
-        (None, None) => Presented::IdOnly {
+        (None, None, None) => Presented::IdOnly {
             client_id: form
                 .get("client_id")
                 .ok_or_else(|| invalid_client("no client authentication and no client_id"))?
@@ -85,23 +116,30 @@ pub fn authenticate(
     };
 
     let client_id = match &presented {
-        Presented::Basic { client_id, .. } | Presented::Post { client_id, .. } | Presented::IdOnly { client_id } => {
-            client_id
-        }
+        Presented::Basic { client_id, .. }
+        | Presented::Post { client_id, .. }
+        | Presented::IdOnly { client_id }
+        | Presented::Assertion { client_id, .. } => client_id,
     };
-    let client = store
-        .find_client(client_id)
-        .map_err(|e| TokenError::Server(e.to_string()))?
-        .ok_or_else(|| invalid_client("unknown client"))?;
+    let client = find_client(state, client_id).await?.ok_or_else(|| invalid_client("unknown client"))?;
 
     let registered = client.metadata.token_endpoint_auth_method;
     let secret = match (&presented, registered) {
         (Presented::IdOnly { .. }, AuthMethod::None) => return Ok(client),
+        (Presented::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
+            return match crate::assertion::verify(state, &client, assertion).await {
+                Ok(()) => Ok(client),
+                Err(reason) => {
+                    tracing::info!(client_id = %client.client_id, reason, "client assertion refused");
+                    Err(invalid_client(&reason))
+                }
+            };
+        }
         (Presented::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
         | (Presented::Post { secret, .. }, AuthMethod::ClientSecretPost) => secret,
         (_, AuthMethod::None) => {
             return Err(invalid_client(
-                "the client registered token_endpoint_auth_method none and must not send a secret",
+                "the client registered token_endpoint_auth_method none and must not send credentials",
             ));
         }
         (_, AuthMethod::ClientSecretBasic) => {
@@ -112,6 +150,11 @@ pub fn authenticate(
         (_, AuthMethod::ClientSecretPost) => {
             return Err(invalid_client(
                 "the client registered client_secret_post and must send client_secret in the body",
+            ));
+        }
+        (_, AuthMethod::PrivateKeyJwt) => {
+            return Err(invalid_client(
+                "the client registered private_key_jwt and must send a client_assertion (RFC 7523)",
             ));
         }
     };

@@ -43,6 +43,38 @@ pub struct ServerConfig {
     pub device_poll_interval: Duration,
     /// Lifetime of device and user codes (default 600 s; whole seconds).
     pub device_code_ttl: Duration,
+    /// Fetch Client ID Metadata Documents and `jwks_uri` sets from hosts that
+    /// resolve to private, loopback or link-local addresses (default off:
+    /// SSRF protection).
+    pub allow_private_cimd_hosts: bool,
+    /// Tests only: also fetch CIMD documents / `jwks_uri` over plain http
+    /// from loopback hosts (127.0.0.1, ::1, localhost). Default off.
+    pub insecure_cimd_for_tests: bool,
+    /// Age after which the signing key is replaced at start-up (default 30
+    /// days). Retired keys stay in `/jwks.json` until every token they
+    /// signed has expired.
+    pub signing_key_max_age: Duration,
+    /// JSON file of users who may sign in before consenting (see
+    /// [`hash_password`](crate::hash_password)); `None`: one user, demo/demo.
+    pub users_file: Option<PathBuf>,
+    /// Serve https with this certificate chain and key (PEM files).
+    pub tls: Option<TlsFiles>,
+    /// Split origins: serve the resource server (`/mcp` and its RFC 9728
+    /// metadata) on this second address; the first stays the authorization
+    /// server (the issuer). `None`: one origin for both.
+    pub resource_bind: Option<SocketAddr>,
+    /// Public base URL of the resource server when split (default
+    /// `http(s)://<resource bound address>`).
+    pub resource_public_url: Option<Url>,
+}
+
+/// PEM files for [`ServerConfig::tls`].
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert_pem: PathBuf,
+    /// PKCS#8, PKCS#1 or SEC1 private key.
+    pub key_pem: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +91,13 @@ impl Default for ServerConfig {
             no_auth: false,
             device_poll_interval: Duration::from_secs(5),
             device_code_ttl: Duration::from_secs(600),
+            allow_private_cimd_hosts: false,
+            insecure_cimd_for_tests: false,
+            signing_key_max_age: Duration::from_secs(30 * 24 * 3600),
+            users_file: None,
+            tls: None,
+            resource_bind: None,
+            resource_public_url: None,
         }
     }
 }

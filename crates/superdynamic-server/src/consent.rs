@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::authorize::{AuthorizeError, QueryParams, issue_code_and_redirect, redirect_error};
 use crate::pages::{ConsentView, consent_page, error_page, with_page_headers};
-use crate::scope::describe;
+use crate::scope::{ScopeSet, describe};
 use crate::secrets::{hash_secret, hashes_equal, random_token};
 use crate::server::AuthServerState;
 use crate::storage::{Grant, PendingConsent, RegisteredClient, now};
@@ -56,7 +56,12 @@ pub(crate) fn show(
         })
         .unwrap_or_else(|| grant.redirect_uri.clone());
     let client_name = client.metadata.client_name.as_deref().unwrap_or("An unnamed application");
+    // CIMD §6 / CHECKLIST §12.9: show who published the client's metadata.
+    let document_host = crate::cimd::is_cimd_client_id(&client.client_id)
+        .then(|| Url::parse(&client.client_id).ok().and_then(|u| u.host_str().map(str::to_owned)))
+        .flatten();
     let view = ConsentView {
+        document_host: document_host.as_deref(),
         client_name,
         redirect_host: &redirect_host,
         redirect_uri: &grant.redirect_uri,
@@ -121,8 +126,24 @@ pub async fn decide(State(state): State<Arc<AuthServerState>>, headers: HeaderMa
         return error_page(StatusCode::BAD_REQUEST, "This consent request has expired; start again.");
     }
 
+    // The answer must come from the user the request was shown to.
+    let same_user =
+        crate::session::current_user(&state, &headers).is_some_and(|user| user.username == pending.grant.subject);
+    if !same_user {
+        return error_page(StatusCode::FORBIDDEN, "You are no longer signed in as the user this request was for.");
+    }
+
     match decision {
-        "approve" => issue_code_and_redirect(&state, &pending.grant, pending.state.as_deref()),
+        "approve" => {
+            // Remember the consent (merged with earlier ones) for next time.
+            let previous = state.store.find_consent(&pending.grant.subject, &pending.grant.client_id).ok().flatten();
+            let merged = format!("{} {}", previous.unwrap_or_default(), pending.grant.scope);
+            let merged = ScopeSet::parse(&merged).map(|s| s.to_scope_string()).unwrap_or(pending.grant.scope.clone());
+            if let Err(e) = state.store.upsert_consent(&pending.grant.subject, &pending.grant.client_id, &merged) {
+                tracing::error!(error = %e, "storing a consent failed");
+            }
+            issue_code_and_redirect(&state, &pending.grant, pending.state.as_deref())
+        }
         _ => {
             tracing::info!(client_id = %pending.grant.client_id, "the user denied access");
             redirect_error(

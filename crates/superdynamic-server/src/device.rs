@@ -93,7 +93,7 @@ pub async fn device_authorization(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match authorize_device(&state, &headers, &body) {
+    match authorize_device(&state, &headers, &body).await {
         Ok(answer) => {
             let mut response = Json(answer).into_response();
             no_store(&mut response);
@@ -106,7 +106,7 @@ pub async fn device_authorization(
     }
 }
 
-fn authorize_device(
+async fn authorize_device(
     state: &AuthServerState,
     headers: &HeaderMap,
     body: &[u8],
@@ -115,7 +115,7 @@ fn authorize_device(
     let authorization = authorization_header(headers)?;
     // §3.1: confidential clients authenticate as at the token endpoint;
     // public clients send client_id.
-    let client = client_auth::authenticate(&state.store, authorization, &form)?;
+    let client = client_auth::authenticate(state, authorization, &form).await?;
     if !client.metadata.allows_grant(DEVICE_CODE_GRANT) {
         return Err(TokenError::UnauthorizedClient(format!(
             "the client did not register the {DEVICE_CODE_GRANT} grant type"
@@ -228,7 +228,7 @@ pub async fn enter_code(State(state): State<Arc<AuthServerState>>, body: Bytes) 
             return entry_page(StatusCode::BAD_REQUEST, &shown, Some(&message));
         }
     };
-    let client = match state.store.find_client(&request.client_id) {
+    let client = match client_auth::find_client(&state, &request.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return error_page(StatusCode::BAD_REQUEST, "The application that asked is no longer registered."),
         Err(e) => {
@@ -306,7 +306,7 @@ pub async fn decide(State(state): State<Arc<AuthServerState>>, headers: HeaderMa
             "The consent form did not come from this browser session (CSRF check failed).",
         );
     }
-    let client_name = match state.store.find_client(&request.client_id) {
+    let client_name = match client_auth::find_client(&state, &request.client_id).await {
         Ok(Some(c)) => c.metadata.client_name.unwrap_or_else(|| "The application".to_owned()),
         _ => "The application".to_owned(),
     };

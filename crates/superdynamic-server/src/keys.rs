@@ -57,12 +57,81 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// What start-up does with the stored keys (see [`KeyRing::load`]).
+#[derive(Debug, PartialEq, Eq)]
+struct RotationPlan {
+    /// Generate a new current key.
+    rotate: bool,
+    /// Retired keys whose tokens have all expired.
+    drop: Vec<String>,
+}
+
+/// `keys` as (kid, created_at), oldest first. A key stops signing when the
+/// next one is created and must keep verifying for `token_ttl` after that.
+fn plan_rotation(keys: &[(String, i64)], now: i64, max_age: i64, token_ttl: i64) -> RotationPlan {
+    let rotate = keys.last().is_none_or(|(_, created)| now.saturating_sub(*created) >= max_age);
+    let drop = keys
+        .windows(2)
+        .filter(|pair| now > pair[1].1.saturating_add(token_ttl))
+        .map(|pair| pair[0].0.clone())
+        .collect();
+    RotationPlan { rotate, drop }
+}
+
+/// The current signing key plus every public key that still verifies.
+pub struct KeyRing {
+    pub current: SigningKey,
+    pub jwks: Jwks,
+}
+
+impl KeyRing {
+    /// Loads the stored keys; generates a new current key when there is
+    /// none or the newest is older than `max_age`, and drops retired keys
+    /// once every access token they signed (`token_ttl`) has expired.
+    pub fn load(store: &Store, max_age: std::time::Duration, token_ttl: std::time::Duration) -> Result<Self, KeyError> {
+        let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let stored = store.signing_keys()?;
+        let ages: Vec<(String, i64)> = stored.iter().map(|(kid, _, created)| (kid.clone(), *created)).collect();
+        let now = crate::storage::now();
+        let plan = plan_rotation(&ages, now, secs(max_age), secs(token_ttl));
+        for kid in &plan.drop {
+            store.delete_signing_key(kid)?;
+            tracing::info!(%kid, "dropped a retired signing key");
+        }
+        let mut keys = Vec::new();
+        for (kid, pkcs8, _) in stored.iter().filter(|(kid, _, _)| !plan.drop.contains(kid)) {
+            let key = SigningKey::from_pkcs8(pkcs8)?;
+            if &key.kid != kid {
+                return Err(KeyError::InvalidStoredKey);
+            }
+            keys.push(key);
+        }
+        if plan.rotate {
+            let key = SigningKey::generate(store)?;
+            if !keys.is_empty() {
+                tracing::info!(kid = %key.kid, "rotated the signing key (the previous key was older than the maximum age)");
+            }
+            keys.push(key);
+        }
+        let current = keys.pop().ok_or(KeyError::Generate)?;
+        // Current key first, then the retired ones (newest first).
+        let mut public = vec![current.public_jwk.clone()];
+        public.extend(keys.iter().rev().map(|k| k.public_jwk.clone()));
+        Ok(Self { current, jwks: Jwks { keys: public } })
+    }
+}
+
 impl SigningKey {
     /// Loads the newest key from the store, generating one if there is none.
+    #[cfg(test)]
     pub fn load_or_generate(store: &Store) -> Result<Self, KeyError> {
         if let Some((_, pkcs8)) = store.latest_signing_key()? {
             return Self::from_pkcs8(&pkcs8);
         }
+        Self::generate(store)
+    }
+
+    fn generate(store: &Store) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
         let doc =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| KeyError::Generate)?;
@@ -98,6 +167,7 @@ impl SigningKey {
         })
     }
 
+    #[cfg(test)]
     pub fn jwks(&self) -> Jwks {
         Jwks { keys: vec![self.public_jwk.clone()] }
     }
@@ -112,6 +182,38 @@ fn thumbprint(x: &str, y: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_plan() {
+        let day = 86_400;
+        // No key: generate.
+        assert_eq!(plan_rotation(&[], 100, day, 3600), RotationPlan { rotate: true, drop: vec![] });
+        // Young key: keep.
+        let keys = vec![("a".to_owned(), 0)];
+        assert_eq!(plan_rotation(&keys, day - 1, day, 3600), RotationPlan { rotate: false, drop: vec![] });
+        // Old key: rotate, keep the old one (it just retired).
+        assert_eq!(plan_rotation(&keys, day, day, 3600), RotationPlan { rotate: true, drop: vec![] });
+        // Retired at 100 (when b was created): verifies until 100 + ttl.
+        let keys = vec![("a".to_owned(), 0), ("b".to_owned(), 100)];
+        assert_eq!(plan_rotation(&keys, 3700, day, 3600).drop, Vec::<String>::new());
+        assert_eq!(plan_rotation(&keys, 3701, day, 3600).drop, vec!["a".to_owned()]);
+    }
+
+    #[test]
+    fn key_ring_rotates_and_keeps_the_old_public_key() {
+        use std::time::Duration;
+        let store = Store::open_memory().unwrap();
+        let first = KeyRing::load(&store, Duration::from_secs(3600), Duration::from_secs(60)).unwrap();
+        assert_eq!(first.jwks.keys.len(), 1);
+        let same = KeyRing::load(&store, Duration::from_secs(3600), Duration::from_secs(60)).unwrap();
+        assert_eq!(same.current.kid, first.current.kid);
+        // max_age 0: every start rotates; the previous key is still published.
+        let rotated = KeyRing::load(&store, Duration::ZERO, Duration::from_secs(60)).unwrap();
+        assert_ne!(rotated.current.kid, first.current.kid);
+        assert_eq!(rotated.jwks.keys.len(), 2);
+        assert_eq!(rotated.jwks.keys[0].kid, rotated.current.kid);
+        assert_eq!(rotated.jwks.keys[1].kid, first.current.kid);
+    }
 
     #[test]
     fn key_survives_reload_from_store() {

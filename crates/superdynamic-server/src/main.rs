@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use superdynamic_server::{Database, ServerConfig, start};
+use superdynamic_server::{Database, ServerConfig, TlsFiles, start};
 use url::Url;
 
 /// Reference OAuth 2.1 authorization server and MCP resource server.
@@ -55,6 +55,47 @@ struct Args {
     /// Only allowed when --bind is a loopback address.
     #[arg(long)]
     no_auth: bool,
+
+    /// JSON file of users who can sign in before consenting:
+    /// {"users":[{"username":"alice","password_hash":"pbkdf2-sha256$…"}]}
+    /// (make hashes with --hash-password). Default: one user, demo / demo.
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+
+    /// Read a password from stdin, print its password_hash for --users, and exit.
+    #[arg(long)]
+    hash_password: bool,
+
+    /// Replace the token signing key at start-up once it is older than this
+    /// many seconds (old keys keep verifying until their tokens expire).
+    #[arg(long, default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    signing_key_max_age: u64,
+
+    /// Fetch Client ID Metadata Documents and jwks_uri from private,
+    /// loopback and link-local addresses too (default: refused, SSRF guard).
+    #[arg(long)]
+    allow_private_cimd_hosts: bool,
+
+    /// Tests only: also fetch CIMD documents / jwks_uri over plain http from loopback hosts.
+    #[arg(long, hide = true)]
+    insecure_cimd_for_tests: bool,
+
+    /// Serve https: PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// Serve https: PEM private key (needs --tls-cert).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Split origins: serve the MCP resource server on this second port (on
+    /// --bind); --port stays the authorization server (the issuer).
+    #[arg(long)]
+    resource_port: Option<u16>,
+
+    /// Public base URL of the resource server when split (default http(s)://<bind>:<resource-port>).
+    #[arg(long, requires = "resource_port")]
+    resource_public_url: Option<Url>,
 }
 
 fn default_db_path() -> PathBuf {
@@ -110,6 +151,18 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     let args = Args::parse();
+    if args.hash_password {
+        let mut password = String::new();
+        std::io::stdin().read_line(&mut password).context("reading the password from stdin")?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            anyhow::bail!("the password is empty");
+        }
+        let hash = superdynamic_server::hash_password(password, superdynamic_server::DEFAULT_ITERATIONS)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        println!("{hash}");
+        return Ok(());
+    }
     if args.no_auth && !args.bind.is_loopback() {
         anyhow::bail!(
             "--no-auth serves MCP without authorization and is only allowed with a loopback --bind (127.0.0.1 or ::1), not {}",
@@ -128,10 +181,20 @@ async fn main() -> anyhow::Result<()> {
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         files_dir: args.files_dir,
         no_auth: args.no_auth,
+        users_file: args.users,
+        signing_key_max_age: Duration::from_secs(args.signing_key_max_age),
+        allow_private_cimd_hosts: args.allow_private_cimd_hosts,
+        insecure_cimd_for_tests: args.insecure_cimd_for_tests,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert_pem), Some(key_pem)) => Some(TlsFiles { cert_pem, key_pem }),
+            _ => None,
+        },
+        resource_bind: args.resource_port.map(|port| SocketAddr::new(args.bind, port)),
+        resource_public_url: args.resource_public_url,
         ..ServerConfig::default()
     };
     let server = start(config).await.context("starting the server")?;
-    eprintln!("superdynamic-server: issuer {}", server.base_url().as_str().trim_end_matches('/'));
+    eprintln!("superdynamic-server: issuer {}", server.issuer());
     eprintln!("superdynamic-server: MCP endpoint {}", server.mcp_url());
 
     wait_for_stop_signal().await?;

@@ -60,6 +60,8 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
 
 /// What the consent page shows and posts back.
 pub struct ConsentView<'a> {
+    /// Host of the client's metadata document (URL client_ids only).
+    pub document_host: Option<&'a str>,
     pub client_name: &'a str,
     pub redirect_host: &'a str,
     pub redirect_uri: &'a str,
@@ -77,7 +79,7 @@ pub fn consent_page(view: &ConsentView<'_>) -> String {
         .collect();
     let body = format!(
         "<h1>Allow access?</h1>\
-<p><strong>{client}</strong> wants to access your account <code>{subject}</code>.</p>\
+<p><strong>{client}</strong> wants to access your account <code>{subject}</code>.</p>{published}\
 <p>After you decide, you will be sent to <span class=\"host\">{host}</span> \
 (<code>{uri}</code>).</p>\
 <p>It asks to:</p><ul>{scopes}</ul>\
@@ -88,6 +90,10 @@ pub fn consent_page(view: &ConsentView<'_>) -> String {
 <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
 </form>",
         client = escape(view.client_name),
+        published = view
+            .document_host
+            .map(|h| format!("<p>This application is described by <span class=\"host\">{}</span>.</p>", escape(h)))
+            .unwrap_or_default(),
         subject = escape(view.subject),
         host = escape(view.redirect_host),
         uri = escape(view.redirect_uri),
@@ -95,6 +101,113 @@ pub fn consent_page(view: &ConsentView<'_>) -> String {
         csrf = escape(view.csrf_token),
     );
     layout("Allow access?", &body)
+}
+
+/// The sign-in form shown before consent (and before `/consents`).
+pub fn login_page(return_to: &str, csrf_token: &str, asking: Option<&str>, error: Option<&str>) -> String {
+    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\"><strong>{}</strong></p>", escape(e)));
+    let asking = asking
+        .map(|name| format!("<p>Sign in to continue to <strong>{}</strong>.</p>", escape(name)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Sign in</h1>{error}{asking}\
+<form method=\"post\" action=\"/login\">\
+<input type=\"hidden\" name=\"return_to\" value=\"{return_to}\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<p><label for=\"username\">Username</label><br><input id=\"username\" name=\"username\" autocomplete=\"username\" required></p>\
+<p><label for=\"password\">Password</label><br><input id=\"password\" name=\"password\" type=\"password\" \
+autocomplete=\"current-password\" required></p>\
+<button type=\"submit\">Sign in</button>\
+</form><p><small>Demo server: the default account is <code>demo</code> / <code>demo</code>.</small></p>",
+        error = error.unwrap_or_default(),
+        return_to = escape(return_to),
+        csrf = escape(csrf_token),
+    );
+    layout("Sign in", &body)
+}
+
+/// One remembered consent on the `/consents` page.
+pub struct ConsentRow {
+    pub client_id: String,
+    pub client_name: String,
+    pub scope: String,
+    pub granted_at: i64,
+}
+
+/// `/consents`: what the signed-in user has allowed, with Revoke buttons.
+pub fn consents_page(username: &str, rows: &[ConsentRow], csrf_token: &str) -> String {
+    let csrf = escape(csrf_token);
+    let items: String = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "<li><strong>{name}</strong> <small>(<code>{id}</code>)</small><br>scopes: <code>{scope}</code>, \
+granted at {granted} (Unix time)\
+<form method=\"post\" action=\"/consents/revoke\">\
+<input type=\"hidden\" name=\"client_id\" value=\"{id}\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<button type=\"submit\">Revoke</button></form></li>",
+                name = escape(&r.client_name),
+                id = escape(&r.client_id),
+                scope = escape(&r.scope),
+                granted = r.granted_at,
+            )
+        })
+        .collect();
+    let list = if rows.is_empty() {
+        "<p>You have not allowed any application yet.</p>".to_owned()
+    } else {
+        format!("<ul>{items}</ul>")
+    };
+    let body = format!(
+        "<h1>Your consents</h1><p>Signed in as <code>{user}</code>.</p>{list}\
+<p>Revoking stops the application from refreshing its access; it must ask you again.</p>\
+<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<button type=\"submit\">Sign out</button></form>",
+        user = escape(username),
+    );
+    layout("Your consents", &body)
+}
+
+/// `GET /` and `/docs`: what this server is and how to try it.
+pub fn docs_page(issuer: &str, mcp_url: &str) -> String {
+    let iss = escape(issuer);
+    let mcp = escape(mcp_url);
+    let endpoints: String = [
+        (
+            "GET",
+            "/.well-known/oauth-authorization-server",
+            "authorization server metadata (RFC 8414; also /.well-known/openid-configuration)",
+        ),
+        ("GET", "/.well-known/oauth-protected-resource/mcp", "protected resource metadata (RFC 9728)"),
+        (
+            "POST",
+            "/register",
+            "dynamic client registration (RFC 7591); GET/PUT/DELETE /register/{client_id} (RFC 7592)",
+        ),
+        ("GET", "/authorize", "authorization endpoint: PKCE S256, sign-in, consent"),
+        ("POST", "/token", "token endpoint: authorization_code, refresh_token, client_credentials, device_code"),
+        ("POST", "/revoke", "token revocation (RFC 7009)"),
+        ("POST", "/introspect", "token introspection (RFC 7662)"),
+        ("POST", "/device_authorization", "device authorization (RFC 8628); users enter codes at /device"),
+        ("GET", "/jwks.json", "public keys that sign access tokens"),
+        ("GET", "/consents", "your remembered consents (sign in as demo / demo)"),
+        ("GET", "/health", "liveness"),
+    ]
+    .iter()
+    .map(|(method, path, what)| format!("<li><code>{method} {}</code>: {}</li>", escape(path), escape(what)))
+    .collect();
+    let body = format!(
+        "<h1>superdynamic-server</h1>\
+<p>A reference OAuth 2.1 authorization server and MCP resource server. Issuer: <code>{iss}</code></p>\
+<h2>MCP endpoint</h2><p><code>{mcp}</code> (Streamable HTTP; bearer token required). \
+Tools: <code>get_weather</code>, <code>list_files</code>, <code>read_file</code>, <code>get_user_profile</code>.</p>\
+<h2>Try it with the CLI</h2>\
+<pre>superdynamic login {mcp}\nsuperdynamic tools {mcp}\nsuperdynamic call {mcp} get_weather --args '{{\"city\": \"Paris\"}}'</pre>\
+<p>The browser opens this server's sign-in page: use <code>demo</code> / <code>demo</code>, then approve.</p>\
+<h2>Endpoints</h2><ul>{endpoints}</ul>"
+    );
+    layout("superdynamic-server", &body)
 }
 
 /// A short page with a heading and one paragraph (device flow results).

@@ -56,7 +56,7 @@ impl RevokedAccessTokens {
 }
 
 pub async fn revoke(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&state, &headers, &body) {
+    match handle(&state, &headers, &body).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
             no_store(&mut response);
@@ -72,11 +72,11 @@ pub async fn revoke(State(state): State<Arc<AuthServerState>>, headers: HeaderMa
 /// Tries to revoke a token as one kind; `Ok(true)` if it was of that kind.
 type Revoker = fn(&AuthServerState, &RegisteredClient, &str) -> Result<bool, TokenError>;
 
-fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<(), TokenError> {
+async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<(), TokenError> {
     let form = parse_form(headers, body)?;
     let authorization = authorization_header(headers)?;
     // RFC 7009 §2.1: the client authenticates as at the token endpoint.
-    let client = client_auth::authenticate(&state.store, authorization, &form)?;
+    let client = client_auth::authenticate(state, authorization, &form).await?;
     let token = form.get("token").ok_or_else(|| TokenError::InvalidRequest("token is required".into()))?;
 
     // The hint only picks which kind is tried first (RFC 7009 §2.1).

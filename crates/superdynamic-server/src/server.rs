@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::config::{Database, ServerConfig};
 use crate::jwt::TokenVerifier;
-use crate::keys::{KeyError, SigningKey};
+use crate::keys::{KeyError, KeyRing, SigningKey};
 use crate::resource::{MAX_MCP_BODY, ResourceState};
 use crate::revocation::RevokedAccessTokens;
 use crate::storage::{StorageError, Store};
@@ -43,6 +43,10 @@ pub enum ServerError {
     InvalidPublicUrl(Url),
     #[error("could not build a base URL from the bound address: {0}")]
     BaseUrl(String),
+    #[error("could not set up TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("could not load the users: {0}")]
+    Users(#[from] crate::users::UsersError),
     #[error("could not prepare the files directory: {0}")]
     Files(#[from] FileError),
     #[error("could not build the token verifier: {0}")]
@@ -61,6 +65,8 @@ pub struct AuthServerState {
     pub resource: String,
     pub store: Store,
     pub signing_key: SigningKey,
+    /// Every public key that still verifies (current first), for `/jwks.json`.
+    pub jwks: crate::keys::Jwks,
     pub auto_approve: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -71,6 +77,11 @@ pub struct AuthServerState {
     pub revoked_access_tokens: Arc<RevokedAccessTokens>,
     pub device_poll_interval: Duration,
     pub device_code_ttl: Duration,
+    /// SSRF policy for CIMD documents and `jwks_uri`.
+    pub fetch_policy: crate::fetch::FetchPolicy,
+    pub cimd_cache: crate::cimd::Cache,
+    /// Who may sign in before consenting.
+    pub users: crate::users::Users,
 }
 
 /// The authorization server: discovery, registration, authorize, token, JWKS.
@@ -79,21 +90,40 @@ fn authorization_server_router(state: Arc<AuthServerState>) -> Router {
         .route("/.well-known/oauth-authorization-server", get(crate::metadata::authorization_server))
         .route("/.well-known/openid-configuration", get(crate::metadata::authorization_server))
         .route("/register", post(crate::registration::register))
+        .route(
+            "/register/{client_id}",
+            get(crate::registration::read_client)
+                .put(crate::registration::update_client)
+                .delete(crate::registration::delete_client),
+        )
         .route("/authorize", get(crate::authorize::authorize))
         .route("/authorize/decision", post(crate::consent::decide))
         .route("/token", post(crate::token::token))
         .route("/revoke", post(crate::revocation::revoke))
+        .route("/introspect", post(crate::introspection::introspect))
         .route("/device_authorization", post(crate::device::device_authorization))
         .route("/device", get(crate::device::device_page).post(crate::device::enter_code))
         .route("/device/decision", post(crate::device::decide))
+        .route("/login", post(crate::session::login))
+        .route("/consents", get(crate::session::consents))
+        .route("/consents/revoke", post(crate::session::revoke_consent))
+        .route("/logout", post(crate::session::logout))
         .route("/jwks.json", get(jwks))
         .route("/health", get(health))
+        .route("/", get(docs))
+        .route("/docs", get(docs))
         .layer(RequestBodyLimitLayer::new(MAX_AS_BODY))
         .with_state(state)
 }
 
 async fn jwks(axum::extract::State(state): axum::extract::State<Arc<AuthServerState>>) -> impl IntoResponse {
-    Json(state.signing_key.jwks())
+    Json(state.jwks.clone())
+}
+
+async fn docs(axum::extract::State(state): axum::extract::State<Arc<AuthServerState>>) -> axum::response::Response {
+    crate::pages::with_page_headers(
+        axum::response::Html(crate::pages::docs_page(&state.issuer, &state.resource)).into_response(),
+    )
 }
 
 async fn health() -> impl IntoResponse {
@@ -126,11 +156,13 @@ fn resource_server_router(
 /// also asks it to stop).
 pub struct RunningServer {
     local_addr: SocketAddr,
+    resource_addr: Option<SocketAddr>,
     base_url: Url,
     issuer: String,
-    stop_http: Option<oneshot::Sender<()>>,
+    resource: String,
+    stop_http: Vec<oneshot::Sender<()>>,
     stop_mcp: Option<Box<dyn FnOnce() + Send>>,
-    serve_task: Option<JoinHandle<()>>,
+    serve_tasks: Vec<JoinHandle<()>>,
     purge_task: JoinHandle<()>,
 }
 
@@ -138,14 +170,23 @@ impl std::fmt::Debug for RunningServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningServer")
             .field("local_addr", &self.local_addr)
+            .field("resource_addr", &self.resource_addr)
             .field("base_url", &self.base_url.as_str())
             .finish()
     }
 }
 
 impl RunningServer {
+    /// The address of the authorization server (and, unless the origins are
+    /// split, the resource server too).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The resource server's own address when it runs on a second listener
+    /// ([`ServerConfig::resource_bind`]).
+    pub fn resource_addr(&self) -> Option<SocketAddr> {
+        self.resource_addr
     }
 
     /// The public base URL; the issuer is this URL without a trailing slash.
@@ -153,17 +194,22 @@ impl RunningServer {
         &self.base_url
     }
 
+    /// The issuer (the authorization server's origin, no trailing slash).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// The MCP endpoint, which is also the resource URI tokens are bound to.
     pub fn mcp_url(&self) -> Url {
-        // The issuer string is a valid URL prefix, so this always parses.
-        Url::parse(&format!("{}/mcp", self.issuer)).unwrap_or_else(|_| self.base_url.clone())
+        // The resource string is built from a valid URL, so this always parses.
+        Url::parse(&self.resource).unwrap_or_else(|_| self.base_url.clone())
     }
 
     fn signal_stop(&mut self) {
         if let Some(stop) = self.stop_mcp.take() {
             stop();
         }
-        if let Some(tx) = self.stop_http.take() {
+        for tx in self.stop_http.drain(..) {
             let _ = tx.send(());
         }
         self.purge_task.abort();
@@ -173,7 +219,7 @@ impl RunningServer {
     /// for in-flight requests.
     pub async fn shutdown(mut self) {
         self.signal_stop();
-        if let Some(task) = self.serve_task.take() {
+        for task in self.serve_tasks.drain(..) {
             let abort = task.abort_handle();
             if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
                 tracing::warn!("server did not stop within 5 s; aborting open connections");
@@ -193,72 +239,172 @@ fn issuer_from(base: &Url) -> String {
     base.as_str().trim_end_matches('/').to_owned()
 }
 
-/// Opens the database, loads the key, binds and starts serving.
+/// A bound listener, plain or TLS.
+enum Bound {
+    Plain(tokio::net::TcpListener),
+    Tls(crate::tls::TlsListener),
+}
+
+impl Bound {
+    async fn bind(
+        addr: SocketAddr,
+        tls: Option<&Arc<rustls::ServerConfig>>,
+    ) -> Result<(Self, SocketAddr), ServerError> {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(match tls {
+            Some(config) => (Self::Tls(crate::tls::TlsListener::new(listener, config.clone())), local),
+            None => (Self::Plain(listener), local),
+        })
+    }
+
+    fn scheme(&self) -> &'static str {
+        match self {
+            Self::Plain(_) => "http",
+            Self::Tls(_) => "https",
+        }
+    }
+
+    /// Serves `app` until `stop` fires.
+    fn serve(self, app: Router, stop: oneshot::Receiver<()>) -> JoinHandle<()> {
+        async fn run<L>(listener: L, app: Router, stop: oneshot::Receiver<()>)
+        where
+            L: axum::serve::Listener,
+            L::Addr: std::fmt::Debug,
+        {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        }
+        match self {
+            Self::Plain(l) => tokio::spawn(run(l, app, stop)),
+            Self::Tls(l) => tokio::spawn(run(l, app, stop)),
+        }
+    }
+}
+
+fn check_public_url(url: &Url) -> Result<Url, ServerError> {
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || url.host().is_none()
+    {
+        return Err(ServerError::InvalidPublicUrl(url.clone()));
+    }
+    Ok(url.clone())
+}
+
+fn base_url_for(public: Option<&Url>, scheme: &str, local: SocketAddr) -> Result<Url, ServerError> {
+    match public {
+        Some(url) => check_public_url(url),
+        None => Url::parse(&format!("{scheme}://{local}")).map_err(|e| ServerError::BaseUrl(e.to_string())),
+    }
+}
+
+fn trace_layer(app: Router) -> Router {
+    app.fallback(|| async {
+        (StatusCode::NOT_FOUND, Json(json!({"error": "not_found", "error_description": "no such endpoint"})))
+    })
+    // Log method and path only: query strings and headers may carry
+    // state, codes or tokens.
+    .layer(TraceLayer::new_for_http().make_span_with(
+        |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+    ))
+}
+
+/// Opens the database, loads the keys, binds and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     if config.no_auth && !config.bind.ip().is_loopback() {
         return Err(ServerError::NoAuthNotLoopback(config.bind));
+    }
+    if let Some(rs_bind) = config.resource_bind
+        && config.no_auth
+        && !rs_bind.ip().is_loopback()
+    {
+        return Err(ServerError::NoAuthNotLoopback(rs_bind));
     }
     let store = match &config.database {
         Database::File(path) => Store::open_file(path)?,
         Database::Memory => Store::open_memory()?,
     };
     store.purge_expired()?;
-    let signing_key = SigningKey::load_or_generate(&store)?;
+    let KeyRing { current: signing_key, jwks } =
+        KeyRing::load(&store, config.signing_key_max_age, config.access_token_ttl)?;
+    let users = match &config.users_file {
+        Some(path) => crate::users::Users::load(path)?,
+        None => crate::users::Users::default(),
+    };
     let files = Arc::new(match &config.files_dir {
         Some(dir) => FileRoot::directory(dir)?,
         None => FileRoot::built_in()?,
     });
-
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
-    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.bind, source })?;
-
-    let base_url = match &config.public_url {
-        Some(url) => {
-            if !matches!(url.scheme(), "http" | "https")
-                || url.query().is_some()
-                || url.fragment().is_some()
-                || url.host().is_none()
-            {
-                return Err(ServerError::InvalidPublicUrl(url.clone()));
-            }
-            url.clone()
-        }
-        None => Url::parse(&format!("http://{local_addr}")).map_err(|e| ServerError::BaseUrl(e.to_string()))?,
+    let tls = match &config.tls {
+        Some(files) => Some(crate::tls::server_config(files)?),
+        None => None,
     };
-    let issuer = issuer_from(&base_url);
-    let resource = format!("{issuer}/mcp");
-    let resource_metadata_url = format!("{issuer}/.well-known/oauth-protected-resource/mcp");
 
-    let verifier = TokenVerifier::new(&issuer, &resource, &signing_key.jwks())?;
-    let signing_key_jwks = signing_key.jwks();
+    let (as_listener, local_addr) = Bound::bind(config.bind, tls.as_ref()).await?;
+    let base_url = base_url_for(config.public_url.as_ref(), as_listener.scheme(), local_addr)?;
+    let issuer = issuer_from(&base_url);
+    // Split origins: the resource server gets its own listener and origin.
+    let (rs_listener, resource_addr, rs_base) = match config.resource_bind {
+        Some(addr) => {
+            let (listener, local) = Bound::bind(addr, tls.as_ref()).await?;
+            let base = base_url_for(config.resource_public_url.as_ref(), listener.scheme(), local)?;
+            (Some(listener), Some(local), base)
+        }
+        None => (None, None, base_url.clone()),
+    };
+    let rs_origin = issuer_from(&rs_base);
+    let resource = format!("{rs_origin}/mcp");
+    let resource_metadata_url = format!("{rs_origin}/.well-known/oauth-protected-resource/mcp");
+
+    let verifier = TokenVerifier::new(&issuer, &resource, &jwks)?;
     let revoked_access_tokens = Arc::new(RevokedAccessTokens::load(&store)?);
     let auth_state = Arc::new(AuthServerState {
         issuer: issuer.clone(),
         resource: resource.clone(),
         store,
         signing_key,
+        jwks: jwks.clone(),
         auto_approve: config.auto_approve,
         access_token_ttl: config.access_token_ttl,
         refresh_token_ttl: config.refresh_token_ttl,
         demo_user: config.demo_user.clone(),
-        verifier: TokenVerifier::new(&issuer, &resource, &signing_key_jwks)?,
+        verifier: TokenVerifier::new(&issuer, &resource, &jwks)?,
         revoked_access_tokens: revoked_access_tokens.clone(),
         device_poll_interval: config.device_poll_interval,
         device_code_ttl: config.device_code_ttl,
+        fetch_policy: crate::fetch::FetchPolicy {
+            allow_private_hosts: config.allow_private_cimd_hosts,
+            insecure_loopback_http: config.insecure_cimd_for_tests,
+        },
+        cimd_cache: crate::cimd::Cache::default(),
+        users,
     });
-    let resource_state =
-        Arc::new(ResourceState::new(issuer.clone(), resource, resource_metadata_url, verifier, revoked_access_tokens));
+    let resource_state = Arc::new(ResourceState::new(
+        issuer.clone(),
+        resource.clone(),
+        resource_metadata_url,
+        verifier,
+        revoked_access_tokens,
+    ));
 
     // rmcp checks Host against this list (DNS rebinding protection).
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), local_addr.ip().to_string()];
-    if let Some(host) = base_url.host_str() {
+    let rs_local = resource_addr.unwrap_or(local_addr);
+    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned(), rs_local.ip().to_string()];
+    if let Some(host) = rs_base.host_str() {
         hosts.push(host.trim_start_matches('[').trim_end_matches(']').to_owned());
     }
-    // MCP transports §Security: validate Origin; only our own origin may
-    // call from a browser (requests without Origin, i.e. non-browser
-    // clients, pass).
+    // MCP transports §Security: validate Origin; only the resource's own
+    // origin may call from a browser (requests without Origin, i.e.
+    // non-browser clients, pass).
     //
     // Both MCP generations share this one endpoint; rmcp 3.11 routes per
     // request. `initialize` (and anything naming a pre-2026 version) uses
@@ -272,7 +418,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // stays off: it would reject legacy clients' requests.
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
-        .with_allowed_origins([base_url.origin().ascii_serialization()])
+        .with_allowed_origins([rs_base.origin().ascii_serialization()])
         .with_max_request_body_bytes(MAX_MCP_BODY);
     let mcp_cancel = mcp_config.cancellation_token.clone();
     let mcp = StreamableHttpService::new(
@@ -281,28 +427,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         mcp_config,
     );
 
-    let app = authorization_server_router(auth_state.clone())
-        .merge(resource_server_router(resource_state, mcp, config.no_auth))
-        .fallback(|| async {
-            (StatusCode::NOT_FOUND, Json(json!({"error": "not_found", "error_description": "no such endpoint"})))
-        })
-        // Log method and path only: query strings and headers may carry
-        // state, codes or tokens.
-        .layer(TraceLayer::new_for_http().make_span_with(
-            |req: &Request| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
-        ));
-
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let serve_task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "server stopped with an error");
+    let as_router = authorization_server_router(auth_state.clone());
+    let rs_router = resource_server_router(resource_state, mcp, config.no_auth);
+    let mut stop_http = Vec::new();
+    let mut serve_tasks = Vec::new();
+    let mut spawn = |listener: Bound, app: Router| {
+        let (tx, rx) = oneshot::channel::<()>();
+        stop_http.push(tx);
+        serve_tasks.push(listener.serve(trace_layer(app), rx));
+    };
+    match rs_listener {
+        Some(rs_listener) => {
+            spawn(as_listener, as_router);
+            spawn(rs_listener, rs_router.route("/health", get(health)));
         }
-    });
+        None => spawn(as_listener, as_router.merge(rs_router)),
+    }
+
     let purge_state = auth_state;
     let purge_task = tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(300));
@@ -315,6 +456,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         }
     });
     tracing::info!(%issuer, addr = %local_addr, "superdynamic-server listening");
+    if let Some(addr) = resource_addr {
+        tracing::info!(%resource, %addr, "resource server listening on its own origin");
+    }
     if config.no_auth {
         tracing::warn!(
             "serving /mcp WITHOUT authorization (no_auth): every caller is the anonymous user with all scopes"
@@ -323,11 +467,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 
     Ok(RunningServer {
         local_addr,
+        resource_addr,
         base_url,
         issuer,
-        stop_http: Some(stop_tx),
+        resource,
+        stop_http,
         stop_mcp: Some(Box::new(move || mcp_cancel.cancel())),
-        serve_task: Some(serve_task),
+        serve_tasks,
         purge_task,
     })
 }

@@ -101,6 +101,25 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     pkcs8       BLOB NOT NULL,
     created_at  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash     TEXT PRIMARY KEY,
+    username    TEXT NOT NULL,
+    csrf_hash   TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consents (
+    subject     TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    granted_at  INTEGER NOT NULL,
+    PRIMARY KEY (subject, client_id)
+);
+CREATE TABLE IF NOT EXISTS client_assertion_jtis (
+    client_id   TEXT NOT NULL,
+    jti_hash    TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (client_id, jti_hash)
+);
 ";
 
 /// A client as registered through RFC 7591.
@@ -110,6 +129,9 @@ pub struct RegisteredClient {
     pub secret_hash: Option<String>,
     pub metadata: ClientMetadata,
     pub issued_at: i64,
+    /// RFC 7592 registration access token, hashed (`None` for clients from
+    /// an older database or from a Client ID Metadata Document).
+    pub registration_token_hash: Option<String>,
 }
 
 /// Everything an authorization code (or a pending consent) is bound to.
@@ -217,6 +239,15 @@ impl Store {
     fn init(conn: Connection) -> Result<Self, StorageError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Columns added after the first release: add them to older files.
+        let has_column = |table: &str, column: &str| -> Result<bool, rusqlite::Error> {
+            let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+            let names = stmt.query_map([], |r| r.get::<_, String>(1))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(names.iter().any(|n| n == column))
+        };
+        if !has_column("clients", "registration_token_hash")? {
+            conn.execute_batch("ALTER TABLE clients ADD COLUMN registration_token_hash TEXT")?;
+        }
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -229,8 +260,9 @@ impl Store {
     pub fn insert_client(&self, client: &RegisteredClient) -> Result<(), StorageError> {
         let metadata = serde_json::to_string(&client.metadata)?;
         self.conn()?.execute(
-            "INSERT INTO clients (client_id, secret_hash, metadata, issued_at) VALUES (?1, ?2, ?3, ?4)",
-            params![client.client_id, client.secret_hash, metadata, client.issued_at],
+            "INSERT INTO clients (client_id, secret_hash, metadata, issued_at, registration_token_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![client.client_id, client.secret_hash, metadata, client.issued_at, client.registration_token_hash],
         )?;
         Ok(())
     }
@@ -239,20 +271,67 @@ impl Store {
         let row = self
             .conn()?
             .query_row(
-                "SELECT secret_hash, metadata, issued_at FROM clients WHERE client_id = ?1",
+                "SELECT secret_hash, metadata, issued_at, registration_token_hash FROM clients WHERE client_id = ?1",
                 params![client_id],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
             )
             .optional()?;
-        row.map(|(secret_hash, metadata, issued_at)| {
+        row.map(|(secret_hash, metadata, issued_at, registration_token_hash)| {
             Ok(RegisteredClient {
                 client_id: client_id.to_owned(),
                 secret_hash,
                 metadata: serde_json::from_str(&metadata)?,
                 issued_at,
+                registration_token_hash,
             })
         })
         .transpose()
+    }
+
+    /// RFC 7592 §2.2: replaces a client's metadata (and secret hash).
+    pub fn update_client(&self, client: &RegisteredClient) -> Result<bool, StorageError> {
+        let metadata = serde_json::to_string(&client.metadata)?;
+        let changed = self.conn()?.execute(
+            "UPDATE clients SET secret_hash = ?2, metadata = ?3 WHERE client_id = ?1",
+            params![client.client_id, client.secret_hash, metadata],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// RFC 7592 §2.3: forgets the client and revokes its refresh tokens, so
+    /// nothing it was issued can be refreshed again.
+    pub fn delete_client(&self, client_id: &str) -> Result<bool, StorageError> {
+        let conn = self.conn()?;
+        conn.execute("UPDATE refresh_tokens SET revoked = 1 WHERE client_id = ?1", params![client_id])?;
+        conn.execute("DELETE FROM authorization_codes WHERE client_id = ?1", params![client_id])?;
+        conn.execute("DELETE FROM pending_consents WHERE client_id = ?1", params![client_id])?;
+        conn.execute("DELETE FROM device_codes WHERE client_id = ?1", params![client_id])?;
+        let changed = conn.execute("DELETE FROM clients WHERE client_id = ?1", params![client_id])?;
+        Ok(changed == 1)
+    }
+
+    /// RFC 7523 §3 (jti): records a client assertion's `jti` until `expires_at`.
+    /// Returns false if the same client already used it (a replay).
+    pub fn remember_assertion_jti(
+        &self,
+        client_id: &str,
+        jti_hash: &str,
+        expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        let conn = self.conn()?;
+        conn.execute("DELETE FROM client_assertion_jtis WHERE expires_at < ?1", params![now()])?;
+        let changed = conn.execute(
+            "INSERT OR IGNORE INTO client_assertion_jtis (client_id, jti_hash, expires_at) VALUES (?1, ?2, ?3)",
+            params![client_id, jti_hash, expires_at],
+        )?;
+        Ok(changed == 1)
     }
 
     // --- authorization codes -----------------------------------------------
@@ -608,9 +687,88 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    // --- browser sessions and remembered consents ---------------------------
+
+    pub fn insert_session(
+        &self,
+        id_hash: &str,
+        username: &str,
+        csrf_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT INTO sessions (id_hash, username, csrf_hash, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id_hash, username, csrf_hash, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// A live session as (username, csrf_hash).
+    pub fn find_session(&self, id_hash: &str) -> Result<Option<(String, String)>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT username, csrf_hash FROM sessions WHERE id_hash = ?1 AND expires_at > ?2",
+                params![id_hash, now()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn delete_session(&self, id_hash: &str) -> Result<(), StorageError> {
+        self.conn()?.execute("DELETE FROM sessions WHERE id_hash = ?1", params![id_hash])?;
+        Ok(())
+    }
+
+    /// Remembers that `subject` granted `scope` to `client_id` (replacing
+    /// the previous grant, which the caller has merged in).
+    pub fn upsert_consent(&self, subject: &str, client_id: &str, scope: &str) -> Result<(), StorageError> {
+        self.conn()?.execute(
+            "INSERT INTO consents (subject, client_id, scope, granted_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (subject, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+            params![subject, client_id, scope, now()],
+        )?;
+        Ok(())
+    }
+
+    pub fn find_consent(&self, subject: &str, client_id: &str) -> Result<Option<String>, StorageError> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT scope FROM consents WHERE subject = ?1 AND client_id = ?2",
+                params![subject, client_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The consents of `subject` as (client_id, scope, granted_at), newest first.
+    pub fn list_consents(&self, subject: &str) -> Result<Vec<(String, String, i64)>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT client_id, scope, granted_at FROM consents WHERE subject = ?1 ORDER BY granted_at DESC, client_id",
+        )?;
+        let rows = stmt.query_map(params![subject], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Forgets a consent and revokes the refresh tokens `client_id` holds for
+    /// `subject`. Returns whether there was a consent.
+    pub fn revoke_consent(&self, subject: &str, client_id: &str) -> Result<bool, StorageError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE client_id = ?1 AND subject = ?2",
+            params![client_id, subject],
+        )?;
+        let changed =
+            conn.execute("DELETE FROM consents WHERE subject = ?1 AND client_id = ?2", params![subject, client_id])?;
+        Ok(changed == 1)
+    }
+
     // --- signing keys --------------------------------------------------------
 
     /// The newest stored signing key as (kid, PKCS#8 DER).
+    #[cfg(test)]
     pub fn latest_signing_key(&self) -> Result<Option<(String, Vec<u8>)>, StorageError> {
         Ok(self
             .conn()?
@@ -618,6 +776,19 @@ impl Store {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?)
+    }
+
+    /// Every stored signing key as (kid, PKCS#8 DER, created_at), oldest first.
+    pub fn signing_keys(&self) -> Result<Vec<(String, Vec<u8>, i64)>, StorageError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT kid, pkcs8, created_at FROM signing_keys ORDER BY created_at, rowid")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn delete_signing_key(&self, kid: &str) -> Result<(), StorageError> {
+        self.conn()?.execute("DELETE FROM signing_keys WHERE kid = ?1", params![kid])?;
+        Ok(())
     }
 
     pub fn insert_signing_key(&self, kid: &str, pkcs8: &[u8]) -> Result<(), StorageError> {
@@ -640,6 +811,8 @@ impl Store {
         // replays are still recognised.
         conn.execute("DELETE FROM device_codes WHERE expires_at < ?1", params![t - 3600])?;
         conn.execute("DELETE FROM revoked_access_tokens WHERE expires_at < ?1", params![t])?;
+        conn.execute("DELETE FROM sessions WHERE expires_at < ?1", params![t])?;
+        conn.execute("DELETE FROM client_assertion_jtis WHERE expires_at < ?1", params![t])?;
         Ok(())
     }
 }

@@ -16,7 +16,8 @@ use crate::authorize::QueryParams;
 use crate::client_auth;
 use crate::jwt::{self, AccessClaims};
 use crate::pkce;
-use crate::scope::ScopeSet;
+use crate::registration::CLIENT_CREDENTIALS_GRANT;
+use crate::scope::{DEFAULT_SCOPE, ScopeSet};
 use crate::secrets::{hash_secret, random_token};
 use crate::server::AuthServerState;
 use crate::storage::{CodeRedemption, DevicePoll, RefreshRecord, RegisteredClient, now};
@@ -122,7 +123,7 @@ pub(crate) struct TokenResponse {
 }
 
 pub async fn token(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&state, &headers, &body) {
+    match handle(&state, &headers, &body).await {
         Ok(tokens) => {
             let mut response = Json(tokens).into_response();
             no_store(&mut response);
@@ -177,18 +178,18 @@ pub(crate) fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, 
     }
 }
 
-fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, TokenError> {
+async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, TokenError> {
     let form = parse_form(headers, body)?;
     let authorization = authorization_header(headers)?;
 
     let grant_type =
         form.get("grant_type").ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
-    if !matches!(grant_type, "authorization_code" | "refresh_token" | DEVICE_CODE_GRANT) {
+    if !matches!(grant_type, "authorization_code" | "refresh_token" | DEVICE_CODE_GRANT | CLIENT_CREDENTIALS_GRANT) {
         return Err(TokenError::UnsupportedGrantType(format!(
-            "grant_type {grant_type:?} is not supported; use authorization_code, refresh_token or {DEVICE_CODE_GRANT}"
+            "grant_type {grant_type:?} is not supported; use authorization_code, refresh_token, client_credentials or {DEVICE_CODE_GRANT}"
         )));
     }
-    let client = client_auth::authenticate(&state.store, authorization, &form)?;
+    let client = client_auth::authenticate(state, authorization, &form).await?;
     if !client.metadata.allows_grant(grant_type) {
         return Err(TokenError::UnauthorizedClient(format!("the client did not register the {grant_type} grant type")));
     }
@@ -196,8 +197,55 @@ fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<T
     match grant_type {
         "authorization_code" => authorization_code_grant(state, &client, &form),
         DEVICE_CODE_GRANT => device_code_grant(state, &client, &form),
+        CLIENT_CREDENTIALS_GRANT => client_credentials_grant(state, &client, &form),
         _ => refresh_token_grant(state, &client, &form),
     }
+}
+
+/// OAuth 2.1 §4.2 / MCP extension io.modelcontextprotocol/oauth-client-credentials:
+/// a confidential client gets an access token for itself (sub = client_id,
+/// aud = the MCP resource). No refresh token (OAuth 2.1 §4.2.3).
+fn client_credentials_grant(
+    state: &AuthServerState,
+    client: &RegisteredClient,
+    form: &QueryParams,
+) -> Result<TokenResponse, TokenError> {
+    if !client.metadata.token_endpoint_auth_method.is_confidential() {
+        return Err(TokenError::UnauthorizedClient("client_credentials needs a confidential client".into()));
+    }
+    let requested = ScopeSet::parse(form.get("scope").unwrap_or(DEFAULT_SCOPE))
+        .map_err(|e| TokenError::InvalidScope(e.to_string()))?;
+    let requested = if requested.is_empty() {
+        ScopeSet::parse(DEFAULT_SCOPE).map_err(|e| TokenError::Server(e.to_string()))?
+    } else {
+        requested
+    };
+    if requested.contains(crate::scope::OFFLINE_ACCESS) {
+        return Err(TokenError::InvalidScope("offline_access makes no sense without a user".into()));
+    }
+    // A client that registered a scope may not ask for more (RFC 7591 §2).
+    if let Some(registered) = &client.metadata.scope {
+        let registered = ScopeSet::parse(registered).map_err(|e| TokenError::Server(e.to_string()))?;
+        if !requested.is_subset_of(&registered) {
+            return Err(TokenError::InvalidScope(format!(
+                "the client registered the scope {:?}; ask for no more",
+                registered.to_scope_string()
+            )));
+        }
+    }
+    let base = RefreshRecord {
+        family_id: String::new(),
+        client_id: client.client_id.clone(),
+        scope: requested.to_scope_string(),
+        resource: state.resource.clone(),
+        subject: client.client_id.clone(),
+        expires_at: 0,
+        used: false,
+        revoked: false,
+    };
+    let response = issue_with(state, client, &base, &requested, false)?;
+    tracing::info!(client_id = %client.client_id, scope = %response.scope, "issued a client credentials token");
+    Ok(response)
 }
 
 /// RFC 8707 §2: `resource`, when sent, must name the MCP endpoint.
@@ -388,6 +436,16 @@ fn issue(
     base: &RefreshRecord,
     scope: &ScopeSet,
 ) -> Result<TokenResponse, TokenError> {
+    issue_with(state, client, base, scope, true)
+}
+
+fn issue_with(
+    state: &AuthServerState,
+    client: &RegisteredClient,
+    base: &RefreshRecord,
+    scope: &ScopeSet,
+    may_refresh: bool,
+) -> Result<TokenResponse, TokenError> {
     let server = |e: &dyn std::fmt::Display| TokenError::Server(e.to_string());
     let issued_at = now();
     let ttl = state.access_token_ttl.as_secs();
@@ -403,7 +461,7 @@ fn issue(
     };
     let access_token = jwt::mint(&state.signing_key, &claims).map_err(|e| server(&e))?;
 
-    let refresh_token = if client.metadata.allows_grant("refresh_token") {
+    let refresh_token = if may_refresh && client.metadata.allows_grant("refresh_token") {
         let token = random_token().map_err(|e| server(&e))?;
         let refresh_ttl = i64::try_from(state.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX);
         let record = RefreshRecord {

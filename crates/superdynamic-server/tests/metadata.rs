@@ -26,13 +26,21 @@ async fn authorization_server_metadata_lists_endpoints_and_capabilities() {
         assert_eq!(m["response_types_supported"], json!(["code"]));
         assert_eq!(
             m["grant_types_supported"],
-            json!(["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"])
+            json!([
+                "authorization_code",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "client_credentials"
+            ])
         );
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(
             m["token_endpoint_auth_methods_supported"],
-            json!(["none", "client_secret_basic", "client_secret_post"])
+            json!(["none", "client_secret_basic", "client_secret_post", "private_key_jwt"])
         );
+        assert_eq!(m["token_endpoint_auth_signing_alg_values_supported"], json!(["ES256", "RS256"]));
+        assert_eq!(m["client_id_metadata_document_supported"], true);
+        assert_eq!(m["introspection_endpoint"], format!("{iss}/introspect"));
         assert_eq!(m["authorization_response_iss_parameter_supported"], true);
     }
     server.shutdown().await;
@@ -76,5 +84,24 @@ async fn jwks_and_health() {
 
     let resp = http.get(url(&server, "/nope")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn root_and_docs_pages_list_endpoints_and_the_cli() {
+    let server = start_server(true).await;
+    let http = http();
+    for path in ["/", "/docs"] {
+        let resp = http.get(url(&server, path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert_eq!(resp.headers()["x-frame-options"], "DENY");
+        let html = resp.text().await.unwrap();
+        assert!(html.contains(&format!("superdynamic login {}", server.mcp_url())), "{html}");
+        assert!(html.contains("superdynamic tools "));
+        for endpoint in ["/token", "/introspect", "/register", "/revoke", "/jwks.json", "/consents"] {
+            assert!(html.contains(endpoint), "{endpoint}");
+        }
+    }
     server.shutdown().await;
 }

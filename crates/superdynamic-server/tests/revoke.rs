@@ -239,7 +239,7 @@ async fn metadata_lists_the_revocation_endpoint() {
         assert_eq!(m["revocation_endpoint"], format!("{iss}/revoke"), "{path}");
         assert_eq!(
             m["revocation_endpoint_auth_methods_supported"],
-            json!(["none", "client_secret_basic", "client_secret_post"]),
+            json!(["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]),
             "{path}"
         );
     }

@@ -353,3 +353,147 @@ pub async fn modern_call_tool(
     let body = modern_request(7, "tools/call", json!({"name": name, "arguments": arguments}), MODERN);
     modern_post(http, server, token, &body).await
 }
+
+// --- private_key_jwt (RFC 7523) -------------------------------------------
+
+pub struct ClientKey {
+    pub encoding: jsonwebtoken::EncodingKey,
+    /// The public JWK (with `kid`).
+    pub jwk: Value,
+    pub kid: String,
+}
+
+/// A fresh ES256 key pair for a test client.
+pub fn es256_client_key(kid: &str) -> ClientKey {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    let rng = ring::rand::SystemRandom::new();
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng).unwrap();
+    let point = pair.public_key().as_ref();
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+    });
+    ClientKey { encoding: jsonwebtoken::EncodingKey::from_ec_der(doc.as_ref()), jwk, kid: kid.to_owned() }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Signs a client assertion with `claims` (iss/sub/aud/exp/jti as given).
+pub fn sign_assertion(key: &ClientKey, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+}
+
+/// Standard assertion claims for `client_id` at `server`'s token endpoint.
+pub fn assertion_claims(server: &RunningServer, client_id: &str, jti: &str) -> Value {
+    json!({
+        "iss": client_id, "sub": client_id, "aud": url(server, "/token"),
+        "exp": unix_now() + 60, "iat": unix_now(), "jti": jti,
+    })
+}
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Decodes a JWT's payload without verifying it.
+pub fn jwt_payload(token: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+/// Serves `body` as JSON at every path on 127.0.0.1 (CIMD documents, JWKS).
+/// `cache_control` is sent as given. Returns the base URL, a hit counter and
+/// a stop handle (send to stop).
+pub async fn serve_json(
+    body: std::sync::Arc<std::sync::Mutex<(u16, Value)>>,
+    cache_control: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>, tokio::sync::oneshot::Sender<()>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let (status, value) = body.lock().unwrap().clone();
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                [("cache-control", cache_control), ("content-type", "application/json")],
+                value.to_string(),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (format!("http://{addr}"), hits, tx)
+}
+
+// --- browser sign-in ------------------------------------------------------
+
+/// The `name=value` part of every Set-Cookie header.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The value of `name="…` (a hidden or text field) in a page.
+pub fn form_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("form field") + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].replace("&amp;", "&").replace("&#39;", "'").replace("&quot;", "\"")
+}
+
+/// Answers a sign-in page (the response to `page_url`) as `username`;
+/// returns the session cookie (`name=value`) and the redirect target.
+pub async fn sign_in_from(
+    http: &Client,
+    server: &RunningServer,
+    page: reqwest::Response,
+    username: &str,
+    password: &str,
+) -> (Option<String>, reqwest::Response) {
+    assert_eq!(page.status(), StatusCode::OK);
+    let login_cookie = set_cookies(page.headers()).into_iter().find(|c| c.starts_with("superdynamic_login_csrf="));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("action=\"/login\""), "a sign-in page: {html}");
+    let mut req = http.post(url(server, "/login")).form(&[
+        ("username", username),
+        ("password", password),
+        ("csrf_token", form_field(&html, "csrf_token").as_str()),
+        ("return_to", form_field(&html, "return_to").as_str()),
+    ]);
+    if let Some(c) = login_cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    let session =
+        set_cookies(resp.headers()).into_iter().find(|c| c.contains("superdynamic_session=") && !c.ends_with('='));
+    (session, resp)
+}
+
+/// Signs in as demo/demo through the page `GET path` shows; returns the
+/// session cookie.
+pub async fn demo_session(http: &Client, server: &RunningServer, path: &str) -> String {
+    let page = http.get(url(server, path)).send().await.unwrap();
+    let (session, resp) = sign_in_from(http, server, page, "demo", "demo").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    session.expect("a session cookie")
+}
