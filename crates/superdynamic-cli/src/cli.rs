@@ -80,6 +80,10 @@ pub struct GlobalArgs {
     /// used). For known non-compliant servers only.
     #[arg(long, global = true)]
     pub allow_missing_pkce_metadata: bool,
+    /// Let a public MCP server's discovery reach private, loopback and link-local addresses (never the cloud
+    /// metadata service). Blocked by default as a server-side request forgery defence; for private deployments.
+    #[arg(long, global = true)]
+    pub allow_private_network: bool,
     /// Ask for exactly these scopes (space-separated) instead of the ones the server suggests.
     #[arg(long, global = true)]
     pub scope: Option<String>,
@@ -154,6 +158,40 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Start the reference server in-process and walk through the whole flow.
     Demo,
+    /// Serve a remote MCP server on stdin/stdout, for MCP hosts that only launch local (stdio) servers.
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The remote MCP server URL (Streamable HTTP), for example https://mcp.example.com/mcp
+    pub url: Option<String>,
+    /// Extra header for every request to the MCP server, as NAME:VALUE; ${VAR} is replaced by the environment
+    /// variable VAR. Repeatable.
+    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+    /// Allow plain http to a server that is not on this machine (tokens would cross the network unencrypted).
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Hide tools whose name matches this pattern (* and ? wildcards) from the host. Repeatable.
+    #[arg(long = "ignore-tool", value_name = "PATTERN")]
+    pub ignore_tools: Vec<String>,
+    /// Send this value as the OAuth `resource` parameter instead of the one the server's metadata names.
+    #[arg(long, value_name = "URI", conflicts_with = "no_resource")]
+    pub resource: Option<String>,
+    /// Send no OAuth `resource` parameter, for authorization servers that reject it.
+    #[arg(long)]
+    pub no_resource: bool,
+    /// A pre-registered client as JSON, {"client_id": "...", "client_secret": "..."}, or @FILE holding it
+    /// (the same as --client-id / --client-secret).
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub static_client_info: Option<String>,
+    /// Host name in the sign-in redirect URI (http://HOST:PORT/callback) [default: 127.0.0.1]
+    #[arg(long, value_name = "HOST")]
+    pub callback_host: Option<String>,
+    /// Write logs to this file (appending) instead of stderr.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

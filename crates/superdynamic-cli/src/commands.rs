@@ -48,6 +48,7 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
         GrantKind::ClientCredentials => Grant::ClientCredentials,
     };
     options.discovery_policy.allow_missing_pkce_metadata = global.allow_missing_pkce_metadata;
+    options.allow_private_network = global.allow_private_network;
     options.scope = global.scope.clone();
     options.callback_port = global.callback_port;
     options.paste_redirect = global.no_browser;

@@ -149,7 +149,7 @@ fn convert(answer: &str, schema: &Value) -> Option<Value> {
     }
     match schema.get("type").and_then(Value::as_str) {
         Some("integer") => answer.parse::<i64>().ok().map(Value::from),
-        Some("number") => answer.parse::<f64>().ok().and_then(|n| serde_json::Number::from_f64(n)).map(Value::Number),
+        Some("number") => answer.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number),
         Some("boolean") => match answer.to_ascii_lowercase().as_str() {
             "y" | "yes" | "true" => Some(Value::Bool(true)),
             "n" | "no" | "false" => Some(Value::Bool(false)),

@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod interact;
 mod narrate;
+mod proxy;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -41,7 +42,7 @@ impl Failure {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, file: Option<std::fs::File>) {
     let default = match verbose {
         0 => "warn",
         1 => "superdynamic=debug,superdynamic_server=info,warn",
@@ -49,13 +50,29 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match file {
+        Some(file) => logs.with_writer(std::sync::Mutex::new(file)).with_ansi(false).init(),
+        None => logs.with_writer(std::io::stderr).init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose);
+    let log_file = match &cli.command {
+        Command::Proxy(proxy::Args { log_file: Some(path), .. }) => {
+            match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                Ok(file) => Some(file),
+                Err(e) => {
+                    eprintln!("error: could not open the log file {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => None,
+    };
+    init_logging(cli.global.verbose, log_file);
     let g = &cli.global;
     let result = match &cli.command {
         Command::Register(a) => commands::register(g, a).await,
@@ -66,6 +83,7 @@ async fn main() -> ExitCode {
         Command::Refresh(a) => commands::refresh(g, a).await,
         Command::Logout(a) => commands::logout(g, a).await,
         Command::Demo => demo::run(g).await,
+        Command::Proxy(a) => proxy::run(g, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -66,6 +66,8 @@ pub struct ServerConfig {
     /// Public base URL of the resource server when split (default
     /// `http(s)://<resource bound address>`).
     pub resource_public_url: Option<Url>,
+    /// Requests per client address to `/register` and `/token`.
+    pub rate_limit: crate::rate_limit::RateLimit,
 }
 
 /// PEM files for [`ServerConfig::tls`].
@@ -98,6 +100,7 @@ impl Default for ServerConfig {
             tls: None,
             resource_bind: None,
             resource_public_url: None,
+            rate_limit: crate::rate_limit::RateLimit::default(),
         }
     }
 }

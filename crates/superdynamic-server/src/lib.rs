@@ -52,6 +52,7 @@ mod keys;
 mod metadata;
 mod pages;
 mod pkce;
+mod rate_limit;
 mod redirect_uri;
 mod registration;
 mod resource;
@@ -67,6 +68,7 @@ mod tools;
 mod users;
 
 pub use config::{Database, ServerConfig, TlsFiles};
+pub use rate_limit::RateLimit;
 pub use resource::ANONYMOUS_SUBJECT;
 pub use server::{RunningServer, ServerError, start};
 pub use users::{DEFAULT_ITERATIONS, hash_password};

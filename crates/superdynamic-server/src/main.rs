@@ -76,6 +76,11 @@ struct Args {
     #[arg(long)]
     allow_private_cimd_hosts: bool,
 
+    /// Requests each client address may make to /register and /token per minute (also the burst size);
+    /// over it the answer is 429 temporarily_unavailable with Retry-After.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_per_minute: u32,
+
     /// Tests only: also fetch CIMD documents / jwks_uri over plain http from loopback hosts.
     #[arg(long, hide = true)]
     insecure_cimd_for_tests: bool,
@@ -184,6 +189,10 @@ async fn main() -> anyhow::Result<()> {
         users_file: args.users,
         signing_key_max_age: Duration::from_secs(args.signing_key_max_age),
         allow_private_cimd_hosts: args.allow_private_cimd_hosts,
+        rate_limit: superdynamic_server::RateLimit {
+            burst: args.rate_limit_per_minute,
+            per_minute: args.rate_limit_per_minute,
+        },
         insecure_cimd_for_tests: args.insecure_cimd_for_tests,
         tls: match (args.tls_cert, args.tls_key) {
             (Some(cert_pem), Some(key_pem)) => Some(TlsFiles { cert_pem, key_pem }),

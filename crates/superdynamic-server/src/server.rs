@@ -85,11 +85,14 @@ pub struct AuthServerState {
 }
 
 /// The authorization server: discovery, registration, authorize, token, JWKS.
-fn authorization_server_router(state: Arc<AuthServerState>) -> Router {
+fn authorization_server_router(state: Arc<AuthServerState>, limit: crate::rate_limit::RateLimit) -> Router {
+    // One bucket per address and endpoint: a registration flood does not stop that address's refreshes.
+    let limited =
+        || axum::middleware::from_fn_with_state(crate::rate_limit::Limiter::new(limit), crate::rate_limit::limit);
     Router::new()
         .route("/.well-known/oauth-authorization-server", get(crate::metadata::authorization_server))
         .route("/.well-known/openid-configuration", get(crate::metadata::authorization_server))
-        .route("/register", post(crate::registration::register))
+        .route("/register", post(crate::registration::register).layer(limited()))
         .route(
             "/register/{client_id}",
             get(crate::registration::read_client)
@@ -98,7 +101,7 @@ fn authorization_server_router(state: Arc<AuthServerState>) -> Router {
         )
         .route("/authorize", get(crate::authorize::authorize))
         .route("/authorize/decision", post(crate::consent::decide))
-        .route("/token", post(crate::token::token))
+        .route("/token", post(crate::token::token).layer(limited()))
         .route("/revoke", post(crate::revocation::revoke))
         .route("/introspect", post(crate::introspection::introspect))
         .route("/device_authorization", post(crate::device::device_authorization))
@@ -270,9 +273,12 @@ impl Bound {
     fn serve(self, app: Router, stop: oneshot::Receiver<()>) -> JoinHandle<()> {
         async fn run<L>(listener: L, app: Router, stop: oneshot::Receiver<()>)
         where
-            L: axum::serve::Listener,
-            L::Addr: std::fmt::Debug,
+            L: axum::serve::Listener<Addr = SocketAddr>,
+            for<'a> crate::rate_limit::PeerAddr:
+                axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
         {
+            // The peer address feeds the per-address rate limit.
+            let app = app.into_make_service_with_connect_info::<crate::rate_limit::PeerAddr>();
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stop.await;
@@ -427,7 +433,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         mcp_config,
     );
 
-    let as_router = authorization_server_router(auth_state.clone());
+    let as_router = authorization_server_router(auth_state.clone(), config.rate_limit);
     let rs_router = resource_server_router(resource_state, mcp, config.no_auth);
     let mut stop_http = Vec::new();
     let mut serve_tasks = Vec::new();

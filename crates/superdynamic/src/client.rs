@@ -13,6 +13,7 @@ use crate::registration::{
 };
 use crate::resource::{Issuer, ResourceUri};
 use crate::secret::{AccessToken, ClientSecret};
+use crate::ssrf::{AddressClassifier, NetworkGuard};
 use crate::store::{CredentialRecord, DEFAULT_PROFILE, FileStore, StoreError};
 use crate::token::{self, TokenClient, TokenSet, now_unix};
 use crate::transport::{Generation, ServerMessageHandler, StreamableHttp, TransportError, TransportOptions};
@@ -146,6 +147,29 @@ pub struct ClientOptions {
     pub handler: Option<Arc<dyn ServerMessageHandler>>,
     /// Force an MCP protocol generation; `None` negotiates (and remembers the result in the store).
     pub generation: Option<Generation>,
+    /// Extra headers for every request to the MCP server (never to the authorization server, never replacing a
+    /// protocol header). For gateways that want an API key besides the OAuth token.
+    pub headers: reqwest::header::HeaderMap,
+    /// The RFC 8707 `resource` parameter of authorization and token requests.
+    pub resource: ResourceParameter,
+    /// Let a public MCP server's discovery reach private, loopback and link-local addresses (never the cloud
+    /// metadata service). Off by default: see [`crate::ssrf`]. For private deployments you trust.
+    pub allow_private_network: bool,
+    /// Replaces the address classifier of the network policy. For tests that play public and private networks
+    /// on loopback addresses; `None` (the default) classifies addresses as they are.
+    pub address_classifier: Option<AddressClassifier>,
+}
+
+/// What to send as the RFC 8707 `resource` parameter (MCP §Resource Parameter Implementation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ResourceParameter {
+    /// The resource the protected resource metadata names (the MCP server's canonical URI). The default.
+    #[default]
+    Discovered,
+    /// This value instead, for servers whose authorization server expects another audience.
+    Override(ResourceUri),
+    /// No `resource` parameter at all, for authorization servers that reject it (non-compliant, but common).
+    Omit,
 }
 
 impl ClientOptions {
@@ -170,6 +194,10 @@ impl ClientOptions {
             observer: Arc::new(TracingObserver),
             handler: None,
             generation: None,
+            headers: reqwest::header::HeaderMap::new(),
+            resource: ResourceParameter::Discovered,
+            allow_private_network: false,
+            address_classifier: None,
         }
     }
 }
@@ -200,6 +228,8 @@ pub struct McpClient {
     http: reqwest::Client,
     fetch_http: reqwest::Client,
     transport: StreamableHttp,
+    /// Where OAuth traffic may go (SSRF policy), for discovery's pre-checks of IP literals.
+    network: Arc<NetworkGuard>,
     /// Single-flight refresh within this process: concurrent callers wait for one refresh.
     refresh_lock: tokio::sync::Mutex<()>,
     /// Discovery done by this client, reused by a later sign-in (step-up) in the same process.
@@ -215,8 +245,11 @@ impl McpClient {
             Some(forced) => Some(forced),
             None => options.store.load()?.generations.get(server.as_str()).copied(),
         };
-        let http = http::client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
-        let fetch_http = http::no_redirect_client(options.request_timeout).map_err(|e| Error::Token(e.into()))?;
+        let network = NetworkGuard::new(server.url(), options.allow_private_network, options.address_classifier);
+        let http =
+            http::guarded_client(options.request_timeout, network.clone()).map_err(|e| Error::Token(e.into()))?;
+        let fetch_http = http::guarded_no_redirect_client(options.request_timeout, network.clone())
+            .map_err(|e| Error::Token(e.into()))?;
         let transport = StreamableHttp::new(
             http.clone(),
             server.url().clone(),
@@ -224,6 +257,7 @@ impl McpClient {
                 client_name: options.client_name.clone(),
                 request_timeout: options.request_timeout,
                 generation_hint: remembered,
+                extra_headers: options.headers.clone(),
                 ..TransportOptions::default()
             },
         );
@@ -236,6 +270,7 @@ impl McpClient {
             http,
             fetch_http,
             transport,
+            network,
             refresh_lock: tokio::sync::Mutex::new(()),
             discovered: std::sync::Mutex::new(None),
             remembered: std::sync::Mutex::new(remembered),
@@ -363,6 +398,13 @@ impl McpClient {
             Ok::<_, StoreError>(())
         })?;
         Ok(outcome)
+    }
+
+    /// Sends a JSON-RPC notification with the stored (refreshed if due) token. No sign-in: a notification that
+    /// meets a 401 is reported, not retried.
+    pub async fn notify(&self, method: &str, params: Option<Value>) -> Result<(), Error> {
+        let token = self.usable_token().await?;
+        Ok(self.transport.notify(method, params, token.as_ref()).await?)
     }
 
     /// Ends the MCP session, if one is open.
@@ -637,6 +679,7 @@ impl McpClient {
         let response = self
             .http
             .post(self.server.url().clone())
+            .headers(self.options.headers.clone())
             .header("Accept", "application/json, text/event-stream")
             .json(&body)
             .send()
@@ -668,7 +711,12 @@ impl McpClient {
         if let Some(discovery) = cached {
             return Ok(discovery);
         }
-        let discovery = discovery::discover(&self.http, &self.server, challenge, self.options.discovery_policy).await?;
+        let mut discovery =
+            discovery::discover(&self.http, &self.server, challenge, self.options.discovery_policy, &self.network)
+                .await?;
+        if let ResourceParameter::Override(resource) = &self.options.resource {
+            discovery.resource = resource.clone();
+        }
         self.observe(Event::Discovered { discovery: &discovery });
         if let Ok(mut slot) = self.discovered.lock() {
             *slot = Some(discovery.clone());
@@ -718,7 +766,8 @@ impl McpClient {
                 configured.and_then(|s| s.private_key.clone()).ok_or_else(|| missing("private key"))?,
             ),
         };
-        Ok(TokenClient { client_id: &registration.client_id, auth, issuer: issuer.as_str() })
+        let send_resource = self.options.resource != ResourceParameter::Omit;
+        Ok(TokenClient { client_id: &registration.client_id, auth, issuer: issuer.as_str(), send_resource })
     }
 
     /// The pre-registered client for `issuer`: an exact issuer match first, then one configured for any issuer.
@@ -900,7 +949,7 @@ impl McpClient {
             client_id: &registration.client_id,
             redirect_uri: &redirect_uri,
             scope: scope.as_deref(),
-            resource: &discovery.resource,
+            resource: (self.options.resource != ResourceParameter::Omit).then_some(&discovery.resource),
         }
         .build()?;
         let mode = self.options.authorization_mode;
@@ -1149,6 +1198,46 @@ mod identity_tests {
         let err = c.static_client_for(&Issuer::new("https://b.example")).unwrap_err().to_string();
         assert!(err.contains("is for authorization server https://a.example"), "{err}");
         assert!(err.contains("now uses https://b.example"), "{err}");
+    }
+
+    #[test]
+    fn invalidation_removes_only_the_token_generation_that_was_rejected() {
+        use crate::discovery::AuthorizationServerMetadata;
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = ClientOptions::new(FileStore::new(dir.path().join("credentials.json")));
+        options.profile = "default".into();
+        let c = McpClient::new("https://mcp.example.com/mcp", options).unwrap();
+        let tokens = |t: &str| TokenSet {
+            access_token: AccessToken::new(t),
+            token_type: "Bearer".into(),
+            expires_at: None,
+            refresh_token: None,
+            scope: None,
+            obtained_at: 1,
+        };
+        let record = CredentialRecord {
+            profile: "default".into(),
+            server: c.server.clone(),
+            issuer: Issuer::new("https://as.example"),
+            resource: c.server.clone(),
+            authorization_server: AuthorizationServerMetadata::default_endpoints("https://as.example"),
+            registration: None,
+            tokens: Some(tokens("newer")),
+            updated_at: 1,
+        };
+        let saved = record.clone();
+        c.options
+            .store
+            .update(|d| {
+                d.upsert(saved);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        // Another process already replaced "older" with "newer": rejecting "older" must not remove "newer".
+        c.save_tokens(&record, &tokens("older"), None).unwrap();
+        assert_eq!(c.credentials().unwrap().unwrap().tokens, Some(tokens("newer")));
+        c.save_tokens(&record, &tokens("newer"), None).unwrap();
+        assert_eq!(c.credentials().unwrap().unwrap().tokens, None);
     }
 
     #[test]

@@ -2,14 +2,18 @@
 //! https (or loopback http).
 
 use crate::resource::is_secure_or_loopback;
+use crate::ssrf::{self, Blocked, GuardedResolver, NetworkGuard};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
 /// Largest metadata, registration or token response we read (they are a few KiB in practice).
 pub const MAX_OAUTH_BODY: usize = 256 * 1024;
 const MAX_REDIRECTS: usize = 5;
+/// The longest a metadata GET may take, start to end.
+const OAUTH_REQUEST_DEADLINE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -25,6 +29,10 @@ pub enum HttpError {
     NotJson { url: String, detail: String },
     #[error("refusing to contact {url}: only https, or http on this machine (loopback), is allowed")]
     Insecure { url: String },
+    #[error("{url}: {blocked}")]
+    Blocked { url: String, blocked: Box<Blocked> },
+    #[error("{url} redirected more than {MAX_REDIRECTS} times; giving up")]
+    TooManyRedirects { url: String },
     #[error("could not set up HTTP: {0}")]
     Setup(String),
 }
@@ -42,6 +50,13 @@ pub fn excerpt(bytes: &[u8]) -> String {
 
 impl HttpError {
     pub(crate) fn from_reqwest(url: &Url, err: reqwest::Error, timeout: Duration) -> Self {
+        if let Some(blocked) = ssrf::find_blocked(&err) {
+            let url = err.url().map_or_else(|| url.to_string(), Url::to_string);
+            return HttpError::Blocked { url, blocked: Box::new(blocked) };
+        }
+        if err.is_redirect() && find_source::<RedirectLimit>(&err) {
+            return HttpError::TooManyRedirects { url: url.to_string() };
+        }
         if err.is_timeout() {
             HttpError::Timeout { url: url.to_string(), seconds: timeout.as_secs() }
         } else if err.is_redirect() {
@@ -61,6 +76,22 @@ impl HttpError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, HttpError::Status { status: 404 | 410, .. })
     }
+}
+
+/// The redirect policy's "too many": a type of its own so the error can say so.
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects")]
+struct RedirectLimit;
+
+fn find_source<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.is::<E>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// Builds the client: rustls with the ring provider, connect and request timeouts, and redirects followed
@@ -95,6 +126,57 @@ pub fn no_redirect_client(timeout: Duration) -> Result<reqwest::Client, HttpErro
         .map_err(|e| HttpError::Setup(e.to_string()))
 }
 
+/// [`client`] under a network policy (see [`crate::ssrf`]): every name is resolved through the guard, so only
+/// allowed addresses are connected to, and redirects to IP literals the policy refuses are not followed.
+pub fn guarded_client(timeout: Duration, guard: Arc<NetworkGuard>) -> Result<reqwest::Client, HttpError> {
+    install_crypto_provider();
+    let redirect_guard = guard.clone();
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(RedirectLimit);
+        }
+        if !is_secure_or_loopback(attempt.url()) {
+            return attempt.error("redirect refused");
+        }
+        match redirect_guard.check_url_now(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(blocked) => attempt.error(blocked),
+        }
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("superdynamic/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .read_timeout(timeout)
+        .redirect(policy)
+        .dns_resolver(Arc::new(GuardedResolver(guard)))
+        .build()
+        .map_err(|e| HttpError::Setup(e.to_string()))
+}
+
+/// [`no_redirect_client`] under a network policy.
+pub fn guarded_no_redirect_client(timeout: Duration, guard: Arc<NetworkGuard>) -> Result<reqwest::Client, HttpError> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(concat!("superdynamic/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .read_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(GuardedResolver(guard)))
+        .build()
+        .map_err(|e| HttpError::Setup(e.to_string()))
+}
+
+/// Checks a URL (scheme and, for IP literals, the network policy) before a request is sent to it.
+pub async fn check_destination(guard: &NetworkGuard, url: &Url) -> Result<(), HttpError> {
+    if !is_secure_or_loopback(url) {
+        return Err(HttpError::Insecure { url: url.to_string() });
+    }
+    guard
+        .check_url(url)
+        .await
+        .map_err(|blocked| HttpError::Blocked { url: url.to_string(), blocked: Box::new(blocked) })
+}
+
 /// Installs rustls's ring provider once per process; a provider installed earlier by the host program wins.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -126,7 +208,9 @@ pub async fn get_json<T: DeserializeOwned>(
     if !is_secure_or_loopback(url) {
         return Err(HttpError::Insecure { url: url.to_string() });
     }
-    let mut request = http.get(url.clone()).header("Accept", "application/json");
+    // A whole-request deadline besides the client's connect and read timeouts: a server trickling one byte at a
+    // time would otherwise hold discovery for as long as it likes.
+    let mut request = http.get(url.clone()).header("Accept", "application/json").timeout(OAUTH_REQUEST_DEADLINE);
     for (name, value) in extra_headers {
         request = request.header(*name, *value);
     }

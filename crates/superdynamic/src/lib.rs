@@ -20,13 +20,19 @@ pub mod client;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
+pub mod proxy;
 pub mod registration;
 pub mod resource;
 pub mod secret;
+pub mod ssrf;
 pub mod store;
 pub mod token;
 pub mod transport;
 
-pub use client::{ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer, StaticClient};
+pub use client::{
+    ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer, ResourceParameter, StaticClient,
+};
 pub use error::{Error, ErrorKind};

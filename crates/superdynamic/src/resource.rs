@@ -64,9 +64,13 @@ impl ResourceUri {
             return Err(ResourceUriError::Userinfo(shown));
         }
         let mut canonical = url.as_str().to_string();
-        // `Url` always serializes an empty path as "/"; the canonical form drops it (RFC 8707 examples).
-        if url.query().is_none() && canonical.ends_with('/') {
-            canonical.pop();
+        // `Url` always serializes an empty path as "/"; the canonical form drops it (RFC 8707 examples), and every
+        // trailing slash with it, so canonicalization is idempotent ("http:p://" is "http://p//"; fuzzing found
+        // that dropping one slash left "http://p/", whose canonical form is "http://p").
+        if url.query().is_none() {
+            while canonical.ends_with('/') {
+                canonical.pop();
+            }
         }
         Ok(Self { text: canonical, url: url.clone() })
     }
@@ -161,8 +165,11 @@ mod tests {
             ("HTTPS://MCP.Example.com/mcp", "https://mcp.example.com/mcp"),
             ("https://mcp.example.com:443/mcp", "https://mcp.example.com/mcp"),
             ("http://127.0.0.1:8000/mcp/", "http://127.0.0.1:8000/mcp"),
+            ("http:p://", "http://p"),
+            ("https://mcp.example.com/mcp//", "https://mcp.example.com/mcp"),
         ] {
             assert_eq!(ResourceUri::parse(input).unwrap().as_str(), expected, "{input}");
+            assert_eq!(ResourceUri::parse(expected).unwrap().as_str(), expected, "idempotent: {expected}");
         }
     }
 

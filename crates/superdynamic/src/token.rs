@@ -100,6 +100,9 @@ pub struct TokenClient<'a> {
     pub auth: ClientAuthentication,
     /// The authorization server's issuer: the audience of `private_key_jwt` assertions.
     pub issuer: &'a str,
+    /// Send the RFC 8707 `resource` parameter (always, unless the user opted out for an authorization server
+    /// that rejects it: [`crate::client::ResourceParameter::Omit`]).
+    pub send_resource: bool,
 }
 
 /// What redeeming one authorization code takes. Owns the code and the verifier: both are good for one exchange.
@@ -233,7 +236,10 @@ pub async fn device_authorization(
     if !is_secure_or_loopback(&url) {
         return Err(TokenError::InsecureEndpoint(endpoint.to_string()));
     }
-    let mut form = vec![("resource", resource.as_str().to_string())];
+    let mut form = Vec::new();
+    if client.send_resource {
+        form.push(("resource", resource.as_str().to_string()));
+    }
     if let Some(scope) = scope {
         form.push(("scope", scope.to_string()));
     }
@@ -291,6 +297,9 @@ async fn post(
     if !is_secure_or_loopback(&url) {
         return Err(TokenError::InsecureEndpoint(token_endpoint.to_string()));
     }
+    if !client.send_resource {
+        form.retain(|(name, _)| *name != "resource");
+    }
     let request = http.post(url.clone()).header("Accept", "application/json");
     // One authentication method per request (RFC 6749 §2.3).
     let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
@@ -312,7 +321,8 @@ async fn post(
     parse_token_response(&bytes, requested_scope, now_unix())
 }
 
-fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u64) -> Result<TokenSet, TokenError> {
+/// Parses and checks a successful token response (RFC 6749 §5.1); public for the fuzz targets.
+pub fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u64) -> Result<TokenSet, TokenError> {
     let parsed: TokenResponse =
         serde_json::from_slice(bytes).map_err(|e| TokenError::InvalidResponse(format!("not a token response: {e}")))?;
     if parsed.access_token.is_empty() {
@@ -336,6 +346,9 @@ fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u64) -
             }
         }
     };
+    if let (Some(granted), Some(requested)) = (parsed.scope.as_deref(), requested_scope) {
+        report_scope_difference(requested, granted);
+    }
     Ok(TokenSet {
         access_token: AccessToken::new(parsed.access_token),
         token_type: "Bearer".into(),
@@ -346,9 +359,46 @@ fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u64) -
     })
 }
 
+/// Scopes asked for but not granted, and granted but not asked for (RFC 6749 §3.3: the server may grant
+/// either; the granted `scope` is what is recorded).
+pub fn scope_difference<'a>(requested: &'a str, granted: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
+    let asked: Vec<&str> = requested.split_whitespace().collect();
+    let got: Vec<&str> = granted.split_whitespace().collect();
+    let missing = asked.iter().filter(|s| !got.contains(s)).copied().collect();
+    let extra = got.iter().filter(|s| !asked.contains(s)).copied().collect();
+    (missing, extra)
+}
+
+/// A narrower grant is reported (requests that need the rest will meet 403s); a wider one is accepted and
+/// recorded as granted, and noted.
+fn report_scope_difference(requested: &str, granted: &str) {
+    let (missing, extra) = scope_difference(requested, granted);
+    if !missing.is_empty() {
+        tracing::warn!(
+            missing = %missing.join(" "),
+            granted,
+            "the authorization server granted less scope than asked; operations that need the rest will be refused"
+        );
+    }
+    if !extra.is_empty() {
+        tracing::info!(extra = %extra.join(" "), granted, "the authorization server granted more scope than asked");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scope_differences_are_reported_both_ways() {
+        assert_eq!(scope_difference("a b c", "a c"), (vec!["b"], vec![]));
+        assert_eq!(scope_difference("a", "a admin"), (vec![], vec!["admin"]));
+        assert_eq!(scope_difference("a b", "b  a"), (vec![], vec![]));
+        // A wider grant is recorded as the server said.
+        let t = parse_token_response(br#"{"access_token":"x","token_type":"Bearer","scope":"a admin"}"#, Some("a"), 0)
+            .unwrap();
+        assert_eq!(t.scope.as_deref(), Some("a admin"));
+    }
 
     #[test]
     fn expiry_becomes_absolute() {

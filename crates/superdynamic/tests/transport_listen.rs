@@ -19,10 +19,13 @@ use superdynamic::transport::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+/// The client's answer and the Authorization header it came with.
+type Answer = (Value, Option<String>);
+
 #[derive(Clone)]
 struct Mock {
-    answers: Arc<Mutex<Option<oneshot::Sender<(Value, Option<String>)>>>>,
-    answer: Arc<tokio::sync::Mutex<Option<oneshot::Receiver<(Value, Option<String>)>>>>,
+    answers: Arc<Mutex<Option<oneshot::Sender<Answer>>>>,
+    answer: Arc<tokio::sync::Mutex<Option<oneshot::Receiver<Answer>>>>,
     stream_tx: Arc<Mutex<Option<mpsc::Sender<String>>>>,
 }
 

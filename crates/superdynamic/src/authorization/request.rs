@@ -22,7 +22,8 @@ pub struct AuthorizationRequest<'a> {
     pub client_id: &'a str,
     pub redirect_uri: &'a str,
     pub scope: Option<&'a str>,
-    pub resource: &'a ResourceUri,
+    /// `None` only when the user opted out for an authorization server that rejects the parameter.
+    pub resource: Option<&'a ResourceUri>,
 }
 
 impl AuthorizationRequest<'_> {
@@ -42,7 +43,9 @@ impl AuthorizationRequest<'_> {
             q.append_pair("code_challenge_method", "S256");
             q.append_pair("state", &state);
             // RFC 8707 §2, MCP §Resource Parameter Implementation: always, even if the server ignores it.
-            q.append_pair("resource", self.resource.as_str());
+            if let Some(resource) = self.resource {
+                q.append_pair("resource", resource.as_str());
+            }
             if let Some(scope) = self.scope {
                 q.append_pair("scope", scope);
             }
@@ -72,7 +75,7 @@ mod tests {
             client_id: "c1",
             redirect_uri: "http://127.0.0.1:5000/callback",
             scope: Some("a b"),
-            resource: &resource,
+            resource: Some(&resource),
         };
         let (url, pending) = req.build().unwrap();
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();

@@ -12,6 +12,8 @@ pub use www_authenticate::{BearerChallenge, Challenge};
 
 use crate::http::{self, HttpError};
 use crate::resource::{Issuer, ResourceUri, is_secure_or_loopback};
+use crate::ssrf::{Blocked, NetworkGuard};
+use serde::de::DeserializeOwned;
 use url::Url;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,8 @@ pub enum DiscoveryError {
     PkceNotSupported { issuer: String },
     #[error("authorization server {issuer} gives a {field} of '{url}', which is not https (or http on loopback)")]
     InsecureEndpoint { issuer: String, field: &'static str, url: String },
+    #[error("authorization server {issuer} gives a {field} of '{url}': {blocked}")]
+    BlockedEndpoint { issuer: String, field: &'static str, url: String, blocked: Box<Blocked> },
 }
 
 /// Deliberate relaxations a user may opt into for known non-compliant servers.
@@ -72,11 +76,12 @@ pub async fn discover(
     server: &ResourceUri,
     challenge: Option<&BearerChallenge>,
     policy: DiscoveryPolicy,
+    network: &NetworkGuard,
 ) -> Result<Discovery, DiscoveryError> {
     let mut fetched = Vec::new();
-    let prm = fetch_protected_resource(http, server, challenge, &mut fetched).await?;
+    let prm = fetch_protected_resource(http, network, server, challenge, &mut fetched).await?;
     let Some((prm, prm_url)) = prm else {
-        return legacy_discovery(http, server, fetched, policy).await;
+        return legacy_discovery(http, network, server, fetched, policy).await;
     };
     let resource = validate_resource(server, &prm)?;
     // RFC 9728 §7.6 leaves the choice to the client: take the first, deterministically.
@@ -85,7 +90,7 @@ pub async fn discover(
         .iter()
         .find(|s| !s.trim().is_empty())
         .ok_or_else(|| DiscoveryError::NoAuthorizationServer { url: prm_url.clone() })?;
-    let authorization_server = fetch_authorization_server(http, issuer, &mut fetched, policy).await?;
+    let authorization_server = fetch_authorization_server(http, network, issuer, &mut fetched, policy).await?;
     Ok(Discovery {
         resource,
         protected_resource: Some(prm),
@@ -95,8 +100,20 @@ pub async fn discover(
     })
 }
 
+/// A discovery GET: scheme and network policy first (MCP Security Best Practices §SSRF), then a bounded read.
+async fn get<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    network: &NetworkGuard,
+    url: &Url,
+    extra_headers: &[(&str, &str)],
+) -> Result<T, HttpError> {
+    http::check_destination(network, url).await?;
+    http::get_json(http, url, extra_headers).await
+}
+
 async fn fetch_protected_resource(
     http: &reqwest::Client,
+    network: &NetworkGuard,
     server: &ResourceUri,
     challenge: Option<&BearerChallenge>,
     fetched: &mut Vec<String>,
@@ -108,14 +125,14 @@ async fn fetch_protected_resource(
             source: HttpError::NotJson { url: url.to_string(), detail: "not a valid URL".into() },
         })?;
         fetched.push(parsed.to_string());
-        let doc = http::get_json(http, &parsed, &[])
+        let doc = get(http, network, &parsed, &[])
             .await
             .map_err(|source| DiscoveryError::ProtectedResource { url: url.to_string(), source })?;
         return Ok(Some((doc, url.to_string())));
     }
     for candidate in well_known::protected_resource_candidates(server.url()) {
         fetched.push(candidate.to_string());
-        match http::get_json(http, &candidate, &[]).await {
+        match get(http, network, &candidate, &[]).await {
             Ok(doc) => return Ok(Some((doc, candidate.to_string()))),
             Err(e) if e.is_not_found() => continue,
             Err(source) => {
@@ -150,6 +167,7 @@ fn validate_resource(server: &ResourceUri, prm: &ProtectedResourceMetadata) -> R
 /// Fetches and validates authorization server metadata for `issuer`, trying the well-known URLs in order.
 pub async fn fetch_authorization_server(
     http: &reqwest::Client,
+    network: &NetworkGuard,
     issuer: &str,
     fetched: &mut Vec<String>,
     policy: DiscoveryPolicy,
@@ -162,9 +180,10 @@ pub async fn fetch_authorization_server(
     for candidate in well_known::authorization_server_candidates(&issuer_url) {
         fetched.push(candidate.to_string());
         tried.push(candidate.to_string());
-        match http::get_json::<AuthorizationServerMetadata>(http, &candidate, &[]).await {
+        match get::<AuthorizationServerMetadata>(http, network, &candidate, &[]).await {
             Ok(mut doc) => {
                 validate_authorization_server(issuer, &candidate, &mut doc, policy)?;
+                check_endpoint_addresses(network, &doc).await?;
                 return Ok(doc);
             }
             Err(e) if e.is_not_found() => continue,
@@ -223,10 +242,33 @@ fn validate_endpoints(doc: &mut AuthorizationServerMetadata, policy: DiscoveryPo
     Ok(())
 }
 
+/// Endpoints given as IP literals must pass the network policy too (names are checked when resolved).
+async fn check_endpoint_addresses(
+    network: &NetworkGuard,
+    doc: &AuthorizationServerMetadata,
+) -> Result<(), DiscoveryError> {
+    let endpoints = [
+        ("authorization_endpoint", Some(&doc.authorization_endpoint)),
+        ("token_endpoint", Some(&doc.token_endpoint)),
+        ("registration_endpoint", doc.registration_endpoint.as_ref()),
+        ("revocation_endpoint", doc.revocation_endpoint.as_ref()),
+        ("device_authorization_endpoint", doc.device_authorization_endpoint.as_ref()),
+    ];
+    for (field, value) in endpoints {
+        let Some(url) = value.and_then(|v| Url::parse(v).ok()) else { continue };
+        if let Err(blocked) = network.check_url(&url).await {
+            let (issuer, url) = (doc.issuer.clone(), url.to_string());
+            return Err(DiscoveryError::BlockedEndpoint { issuer, field, url, blocked: Box::new(blocked) });
+        }
+    }
+    Ok(())
+}
+
 /// MCP 2025-03-26: no protected resource metadata means the MCP server's origin is the authorization server;
 /// its RFC 8414 metadata is used when present, else the default endpoints.
 async fn legacy_discovery(
     http: &reqwest::Client,
+    network: &NetworkGuard,
     server: &ResourceUri,
     mut fetched: Vec<String>,
     policy: DiscoveryPolicy,
@@ -236,8 +278,9 @@ async fn legacy_discovery(
     metadata_url.set_path("/.well-known/oauth-authorization-server");
     metadata_url.set_query(None);
     fetched.push(metadata_url.to_string());
-    let authorization_server = match http::get_json::<AuthorizationServerMetadata>(
+    let authorization_server = match get::<AuthorizationServerMetadata>(
         http,
+        network,
         &metadata_url,
         &[("MCP-Protocol-Version", "2025-03-26")],
     )
@@ -245,6 +288,7 @@ async fn legacy_discovery(
     {
         Ok(mut doc) => {
             validate_endpoints(&mut doc, policy)?;
+            check_endpoint_addresses(network, &doc).await?;
             doc
         }
         Err(e) if e.is_not_found() => AuthorizationServerMetadata::default_endpoints(&origin),

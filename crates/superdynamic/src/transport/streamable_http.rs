@@ -92,6 +92,9 @@ pub struct TransportOptions {
     /// notifications not tied to one of our requests (basic/transports.mdx "Listening for Messages from the
     /// Server").
     pub server_stream: bool,
+    /// Extra headers sent on every HTTP request to the endpoint (e.g. an API key a gateway wants). They never
+    /// replace a header the protocol sets (`Authorization`, `Mcp-Session-Id`, `MCP-Protocol-Version`, …).
+    pub extra_headers: HeaderMap,
 }
 
 impl Default for TransportOptions {
@@ -108,6 +111,7 @@ impl Default for TransportOptions {
             max_input_rounds: 8,
             max_stream_reissues: 2,
             server_stream: true,
+            extra_headers: HeaderMap::new(),
         }
     }
 }
@@ -152,6 +156,8 @@ struct Inner {
     listener: Mutex<Option<tokio::task::AbortHandle>>,
     /// The newest bearer token a caller gave, for answers the listener sends.
     last_bearer: Mutex<Option<AccessToken>>,
+    /// Modern: return `input_required` results to the caller instead of answering them through the handler.
+    input_passthrough: std::sync::atomic::AtomicBool,
 }
 
 /// What is known about the server's generation.
@@ -217,6 +223,7 @@ impl StreamableHttp {
                 tools_listed: std::sync::atomic::AtomicBool::new(false),
                 listener: Mutex::new(None),
                 last_bearer: Mutex::new(None),
+                input_passthrough: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -230,6 +237,13 @@ impl StreamableHttp {
     /// Replaces the handler for server→client requests and notifications (for all clones).
     pub fn set_handler(&self, handler: Arc<dyn ServerMessageHandler>) {
         *self.inner.handler.write().unwrap_or_else(|poison| poison.into_inner()) = handler;
+    }
+
+    /// Modern: when `true`, an `InputRequiredResult` (MRTR) is returned from [`Self::request`] as it came, for a
+    /// caller that relays it to a modern peer which answers and retries itself (the stdio proxy). Default
+    /// `false`: the handler answers input requests and the transport retries.
+    pub fn set_input_passthrough(&self, on: bool) {
+        self.inner.input_passthrough.store(on, Ordering::Relaxed);
     }
 
     pub fn endpoint(&self) -> &Url {
@@ -800,6 +814,12 @@ impl StreamableHttp {
         body: Option<String>,
         what: &str,
     ) -> Result<reqwest::Response, TransportError> {
+        let mut headers = headers;
+        for (name, value) in &self.inner.options.extra_headers {
+            if !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
         let mut builder = self.inner.http.request(method, self.inner.endpoint.clone()).headers(headers);
         if let Some(body) = body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body);

@@ -63,7 +63,7 @@ impl StreamableHttp {
                 return;
             }
             // The session may have ended while the stream was open.
-            if !self.current_session().is_some_and(|s| s.generation == session.generation) {
+            if self.current_session().is_none_or(|s| s.generation != session.generation) {
                 return;
             }
         }

@@ -134,6 +134,11 @@ impl StreamableHttp {
                             let result = if method == "tools/list" { self.screen_tools_page(result) } else { result };
                             return Ok(Outcome::Result(result));
                         }
+                        // A caller that relays to a modern peer (the stdio proxy) hands the InputRequiredResult
+                        // on as is; the peer answers it and retries with `inputResponses` / `requestState`.
+                        ResultKind::InputRequired if self.inner.input_passthrough.load(Ordering::Relaxed) => {
+                            return Ok(Outcome::Result(result));
+                        }
                         ResultKind::InputRequired => {
                             rounds += 1;
                             if rounds > options.max_input_rounds {
