@@ -37,8 +37,8 @@ impl Default for RateLimit {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+impl Connected<IncomingStream<'_, crate::server::NoDelayListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::server::NoDelayListener>) -> Self {
         PeerAddr(*stream.remote_addr())
     }
 }

@@ -289,9 +289,38 @@ impl Bound {
             }
         }
         match self {
-            Self::Plain(l) => tokio::spawn(run(l, app, stop)),
+            Self::Plain(l) => tokio::spawn(run(NoDelayListener(l), app, stop)),
             Self::Tls(l) => tokio::spawn(run(l, app, stop)),
         }
+    }
+}
+
+/// Plain TCP with `TCP_NODELAY` on every connection: replies are written in several pieces (SSE), and without it
+/// Nagle's algorithm and the client's delayed ACK add about 40 ms to each request on a kept-alive connection.
+pub(crate) struct NoDelayListener(tokio::net::TcpListener);
+
+impl axum::serve::Listener for NoDelayListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    return (tcp, peer);
+                }
+                Err(e) => {
+                    // E.g. too many open files: back off briefly, as axum's own listener does.
+                    tracing::warn!(error = %e, "accepting a TCP connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
     }
 }
 

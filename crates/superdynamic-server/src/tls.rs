@@ -84,6 +84,8 @@ impl TlsListener {
                 if tx.is_closed() {
                     break;
                 }
+                // As for plain connections: no Nagle delay on replies written in pieces.
+                let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
