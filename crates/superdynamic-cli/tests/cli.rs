@@ -247,6 +247,11 @@ async fn no_secret_appears_in_output_even_with_trace_logging() {
     for secret in secrets {
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "a token leaked into the output");
     }
+    // The authorization code travels only in the redirect and the token request; the PKCE verifier only in the
+    // token request: neither appears in any log line.
+    for needle in ["code=", "code_verifier", "refresh_token="] {
+        assert!(!run.stderr.contains(needle), "'{needle}' appeared in the trace output");
+    }
     env.stop().await;
 }
 

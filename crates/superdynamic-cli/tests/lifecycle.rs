@@ -201,9 +201,11 @@ async fn a_confidential_client_refreshes_with_its_stored_secret() {
     let (id, secret) = (json["client_id"].as_str().unwrap(), json["client_secret"].as_str().unwrap());
     env.run(&["login", &env.url(), "--auto-authorize", "--client-id", id, "--client-secret", secret]).await.ok();
     assert_eq!(env.stored()["credentials"][0]["registration"]["auth_method"], "client_secret_basic");
-    // No flags now: the refresh authenticates with the secret kept in the (0600) store.
-    let run = env.run(&["refresh", &env.url()]).await;
+    // No flags now: the refresh authenticates with the secret kept in the (0600) store; even trace logging
+    // never shows it.
+    let run = env.run(&["-vv", "refresh", &env.url()]).await;
     run.ok();
+    assert!(!run.stderr.contains(secret) && !run.stdout.contains(secret), "the client secret leaked into the output");
     env.stop().await;
 }
 

@@ -301,6 +301,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_listener_is_reachable_from_this_machine_only() {
+        // Bound to 127.0.0.1: a peer on another host cannot connect at all (RFC 8252 §8.3), and `wait` also
+        // drops any non-loopback peer as a second line of defence.
+        let listener = CallbackListener::bind(0).await.unwrap();
+        let addr = listener.listener.local_addr().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+    }
+
+    #[tokio::test]
     async fn listener_ignores_strays_and_accepts_exactly_one_valid_callback() {
         let listener = CallbackListener::bind(0).await.unwrap();
         let port = listener.port();
