@@ -988,7 +988,7 @@ impl McpClient {
                     AuthorizationMode::Fetch => {
                         tokio::select! {
                             result = &mut wait => result.map_err(AuthorizationError::from),
-                            fetched = authorization::follow_redirects(&self.fetch_http, &url, &redirect_uri) => {
+                            fetched = authorization::follow_redirects(&self.fetch_http, &self.network, &url, &redirect_uri) => {
                                 fetched?;
                                 (&mut wait).await.map_err(AuthorizationError::from)
                             }

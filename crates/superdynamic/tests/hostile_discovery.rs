@@ -345,6 +345,24 @@ async fn redirects_are_followed_only_within_the_policy() {
 }
 
 #[tokio::test]
+async fn an_authorization_redirect_into_a_blocked_address_is_not_followed() {
+    // Fetch mode follows the authorization endpoint's redirects itself: each hop is under the same policy.
+    let metadata = Hostile::start_on(Ipv4Addr::new(127, 0, 0, 2), Config::default()).await;
+    let server = Hostile::start(Config::default()).await;
+    let to_metadata = format!("{}/latest/meta-data/", metadata.base);
+    server.configure(|c| {
+        c.canned.insert("/authorize".into(), Canned::redirect(&to_metadata));
+    });
+    let setup = Setup::new();
+    let err = public_client(&setup, &server, false).list_tools().await.unwrap_err();
+    assert!(matches!(&err, Error::Authorization(AuthorizationError::Http(HttpError::Blocked { .. }))), "{err}");
+    assert!(metadata.requests().is_empty(), "{:?}", metadata.paths());
+    assert!(setup.store_text().is_none(), "nothing stored");
+    metadata.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn token_endpoints_on_blocked_addresses_are_refused_at_discovery() {
     let private = Hostile::start_on(Ipv4Addr::new(127, 0, 0, 3), Config::default()).await;
     let server = Hostile::start(Config::default()).await;

@@ -65,6 +65,7 @@ pub enum AuthorizationError {
 /// targets `redirect_uri`, and deliver that to our listener exactly as a browser would.
 pub async fn follow_redirects(
     http: &reqwest::Client,
+    guard: &crate::ssrf::NetworkGuard,
     authorization_url: &Url,
     redirect_uri: &str,
 ) -> Result<(), AuthorizationError> {
@@ -74,6 +75,8 @@ pub async fn follow_redirects(
         if !crate::resource::is_secure_or_loopback(&current) {
             return Err(AuthorizationError::UnexpectedRedirect(current.to_string()));
         }
+        // Each hop under the same network policy as discovery (names are also checked by the client's resolver).
+        crate::http::check_destination(guard, &current).await?;
         let timeout = std::time::Duration::from_secs(30);
         let response =
             http.get(current.clone()).send().await.map_err(|e| HttpError::from_reqwest(&current, e, timeout))?;
