@@ -183,7 +183,7 @@ class Servers:
         self.ref_port = free_port()
         self.ref = f"http://127.0.0.1:{self.ref_port}"
         self.ref_mcp = f"{self.ref}/mcp"
-        start("ref", [SRV, "--port", str(self.ref_port), "--db", ":memory:", "--auto-approve"], {"RUST_LOG": "warn"})
+        start("ref", [SRV, "--port", str(self.ref_port), "--db", ":memory:", "--auto-approve", "--rate-limit-per-minute", "100000000"], {"RUST_LOG": "warn"})
         self.ts_port, self.ts_auth_port = free_port(), free_port()
         # The SDK example hard-codes http://localhost:PORT as its resource and issuer.
         self.ts_mcp = f"http://localhost:{self.ts_port}/mcp"
@@ -284,7 +284,7 @@ def first_signin():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     url = f"{base}/mcp"
-    srv = start("ref-counting", [SRV, "--port", str(port), "--db", ":memory:", "--auto-approve"],
+    srv = start("ref-counting", [SRV, "--port", str(port), "--db", ":memory:", "--auto-approve", "--rate-limit-per-minute", "100000000"],
                 {"RUST_LOG": "warn,tower_http=debug,superdynamic_server::server=info", "NO_COLOR": "1"})
     srv_log = os.path.join(WORK, "ref-counting.log")
     wait_http(f"{base}/.well-known/oauth-authorization-server")
@@ -410,7 +410,7 @@ def nodelay_server():
         NOTES.append("no C compiler: the TCP_NODELAY diagnosis was skipped")
         return None
     port = free_port()
-    start("ref-nodelay", [SRV, "--port", str(port), "--db", ":memory:", "--auto-approve"],
+    start("ref-nodelay", [SRV, "--port", str(port), "--db", ":memory:", "--auto-approve", "--rate-limit-per-minute", "100000000"],
           {"RUST_LOG": "warn", "LD_PRELOAD": so})
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/.well-known/oauth-authorization-server")

@@ -183,27 +183,8 @@ pub async fn revoke(
     token: &str,
     token_type_hint: &str,
 ) -> Result<(), TokenError> {
-    let url =
-        Url::parse(revocation_endpoint).map_err(|_| TokenError::InsecureEndpoint(revocation_endpoint.to_string()))?;
-    if !is_secure_or_loopback(&url) {
-        return Err(TokenError::InsecureEndpoint(revocation_endpoint.to_string()));
-    }
-    let mut form = vec![("token", token.to_string()), ("token_type_hint", token_type_hint.to_string())];
-    let request = http.post(url.clone());
-    let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
-    let timeout = Duration::from_secs(30);
-    let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(());
-    }
-    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
-    match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
-        Ok(err) => Err(TokenError::OAuth { error: err.error, description: err.error_description }),
-        Err(_) => {
-            Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into())
-        }
-    }
+    let form = vec![("token", token.to_string()), ("token_type_hint", token_type_hint.to_string())];
+    send_form(http, revocation_endpoint, client, form).await.map(drop)
 }
 
 /// One poll of the device authorization grant (RFC 8628 §3.4). `authorization_pending` and `slow_down` come
@@ -232,31 +213,11 @@ pub async fn device_authorization(
     scope: Option<&str>,
     resource: &ResourceUri,
 ) -> Result<DeviceAuthorization, TokenError> {
-    let url = Url::parse(endpoint).map_err(|_| TokenError::InsecureEndpoint(endpoint.to_string()))?;
-    if !is_secure_or_loopback(&url) {
-        return Err(TokenError::InsecureEndpoint(endpoint.to_string()));
-    }
-    let mut form = Vec::new();
-    if client.send_resource {
-        form.push(("resource", resource.as_str().to_string()));
-    }
+    let mut form = vec![("resource", resource.as_str().to_string())];
     if let Some(scope) = scope {
         form.push(("scope", scope.to_string()));
     }
-    let request = http.post(url.clone()).header("Accept", "application/json");
-    let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
-    let timeout = Duration::from_secs(30);
-    let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
-    let status = response.status();
-    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
-    if !status.is_success() {
-        return Err(match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
-            Ok(err) => TokenError::OAuth { error: err.error, description: err.error_description },
-            Err(_) => {
-                HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()
-            }
-        });
-    }
+    let bytes = send_form(http, endpoint, client, form).await?;
     let parsed: DeviceAuthorization = serde_json::from_slice(&bytes)
         .map_err(|e| TokenError::InvalidResponse(format!("not a device authorization response: {e}")))?;
     for uri in [Some(&parsed.verification_uri), parsed.verification_uri_complete.as_ref()].into_iter().flatten() {
@@ -290,35 +251,48 @@ async fn post(
     http: &reqwest::Client,
     token_endpoint: &str,
     client: &TokenClient<'_>,
-    mut form: Vec<(&'static str, String)>,
+    form: Vec<(&'static str, String)>,
     requested_scope: Option<&str>,
 ) -> Result<TokenSet, TokenError> {
-    let url = Url::parse(token_endpoint).map_err(|_| TokenError::InsecureEndpoint(token_endpoint.to_string()))?;
+    let bytes = send_form(http, token_endpoint, client, form).await?;
+    parse_token_response(&bytes, requested_scope, now_unix())
+}
+
+/// An authenticated form POST to an OAuth endpoint (token, revocation, device authorization): the endpoint must
+/// be https (or loopback http), exactly one client authentication method is applied (RFC 6749 §2.3), the
+/// answer is read with a bound, and a non-2xx answer becomes the OAuth error it carries (RFC 6749 §5.2).
+async fn send_form(
+    http: &reqwest::Client,
+    endpoint: &str,
+    client: &TokenClient<'_>,
+    mut form: Vec<(&'static str, String)>,
+) -> Result<Vec<u8>, TokenError> {
+    let url = Url::parse(endpoint).map_err(|_| TokenError::InsecureEndpoint(endpoint.to_string()))?;
     if !is_secure_or_loopback(&url) {
-        return Err(TokenError::InsecureEndpoint(token_endpoint.to_string()));
+        return Err(TokenError::InsecureEndpoint(endpoint.to_string()));
     }
     if !client.send_resource {
         form.retain(|(name, _)| *name != "resource");
     }
     let request = http.post(url.clone()).header("Accept", "application/json");
-    // One authentication method per request (RFC 6749 §2.3).
     let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
     let timeout = Duration::from_secs(30);
     let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
     let status = response.status();
     let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
-    if !status.is_success() {
-        if let Ok(err) = serde_json::from_slice::<OAuthErrorBody>(&bytes) {
-            return Err(TokenError::OAuth {
-                error: err.error.chars().take(100).collect(),
-                description: err.error_description.map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
-            });
-        }
-        return Err(
-            HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()
-        );
+    if status.is_success() {
+        return Ok(bytes);
     }
-    parse_token_response(&bytes, requested_scope, now_unix())
+    match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
+        // Server text shown to the user: bounded, without control characters.
+        Ok(err) => Err(TokenError::OAuth {
+            error: err.error.chars().take(100).collect(),
+            description: err.error_description.map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect()),
+        }),
+        Err(_) => {
+            Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into())
+        }
+    }
 }
 
 /// Parses and checks a successful token response (RFC 6749 §5.1); public for the fuzz targets.

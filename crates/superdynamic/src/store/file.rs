@@ -88,15 +88,7 @@ impl FileStore {
             return Ok(());
         };
         if !dir.exists() {
-            let mut builder = fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|source| StoreError::Io {
-                action: "create",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            create_private_dir(dir)?;
         }
         Ok(())
     }
@@ -162,6 +154,15 @@ impl FileStore {
 
     #[cfg(not(unix))]
     fn tighten_permissions(&self) {}
+}
+
+/// Creates `dir` (and its parents) readable by the owner only (0700 on Unix).
+pub(super) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| StoreError::Io { action: "create", path: dir.to_path_buf(), source })
 }
 
 fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {

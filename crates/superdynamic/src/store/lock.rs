@@ -26,15 +26,7 @@ impl FileStore {
     fn open_named_lock(&self, name: &str) -> Result<(File, PathBuf), StoreError> {
         let path = self.named_lock_path(name);
         if let Some(dir) = path.parent() {
-            let mut builder = fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|source| StoreError::Io {
-                action: "create",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            super::file::create_private_dir(dir)?;
         }
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
