@@ -351,3 +351,124 @@ async fn plain_http_to_another_machine_is_refused_unless_allowed() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("SURELY_UNSET_VAR_42"), "{}", run.stderr);
 }
+
+/// A legacy MCP server that, during a tools/call, asks the client a question (elicitation) on the call's SSE
+/// stream and finishes the call with the answer: the proxy must relay the question to the host and the host's
+/// answer back, with the ids each side expects.
+mod asking_server {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::State;
+    use axum::http::{Method, StatusCode, header};
+    use axum::response::Response;
+    use axum::routing::any;
+    use serde_json::{Value, json};
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::{mpsc, oneshot};
+
+    #[derive(Clone, Default)]
+    pub struct Shared {
+        answer: Arc<Mutex<Option<oneshot::Sender<Value>>>>,
+    }
+
+    fn json_reply(value: Value) -> Response {
+        Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("mcp-session-id", "s-1")
+            .body(Body::from(value.to_string()))
+            .unwrap()
+    }
+
+    async fn handle(State(shared): State<Shared>, method: Method, body: String) -> Response {
+        if method != Method::POST {
+            return Response::builder().status(StatusCode::METHOD_NOT_ALLOWED).body(Body::empty()).unwrap();
+        }
+        let message: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let id = message.get("id").cloned().unwrap_or(Value::Null);
+        match message.get("method").and_then(Value::as_str) {
+            Some("initialize") => json_reply(json!({"jsonrpc": "2.0", "id": id, "result": {
+                "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                "serverInfo": {"name": "asking", "version": "1"}
+            }})),
+            Some("tools/call") => {
+                let (tx, rx) = oneshot::channel();
+                *shared.answer.lock().unwrap() = Some(tx);
+                let (events, stream) = mpsc::channel::<Result<String, std::io::Error>>(4);
+                tokio::spawn(async move {
+                    let ask = json!({"jsonrpc": "2.0", "id": "srv-1", "method": "elicitation/create", "params": {
+                        "message": "Your name?",
+                        "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}
+                    }});
+                    let _ = events.send(Ok(format!("data: {ask}\n\n"))).await;
+                    let answer = rx.await.unwrap_or(Value::Null);
+                    let name = answer["result"]["content"]["name"].as_str().unwrap_or("(no answer)").to_string();
+                    let done = json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "content": [{"type": "text", "text": format!("hello {name}")}],
+                        "structuredContent": {"answer_id": answer["id"]}
+                    }});
+                    let _ = events.send(Ok(format!("data: {done}\n\n"))).await;
+                });
+                let body = Body::from_stream(futures_util::stream::unfold(stream, |mut rx| async move {
+                    rx.recv().await.map(|item| (item, rx))
+                }));
+                Response::builder().header(header::CONTENT_TYPE, "text/event-stream").body(body).unwrap()
+            }
+            Some(_) => Response::builder().status(StatusCode::ACCEPTED).body(Body::empty()).unwrap(),
+            None => {
+                // The client's answer to our question.
+                if let Some(tx) = shared.answer.lock().unwrap().take() {
+                    let _ = tx.send(message);
+                }
+                Response::builder().status(StatusCode::ACCEPTED).body(Body::empty()).unwrap()
+            }
+        }
+    }
+
+    pub async fn start() -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let app = Router::new().route("/mcp", any(handle)).with_state(Shared::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    stopped.await.ok();
+                })
+                .await
+                .unwrap();
+        });
+        (url, stop, task)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_request_is_relayed_to_the_host_and_its_answer_back() {
+    let (url, stop, server) = asking_server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut host = Host::spawn(&dir.path().join("c.json"), &[&url, "--mcp-protocol", "legacy"]);
+    let params = json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+                        "clientInfo": {"name": "t", "version": "1"}});
+    host.request(json!(0), "initialize", params).await;
+    host.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    host.send(json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "ask", "arguments": {}}}))
+        .await;
+    // The server's question arrives on stdout as a request with an id of the proxy's choosing.
+    let question: Value = loop {
+        let line: Value = serde_json::from_str(&host.next_line().await).unwrap();
+        if line["method"] == "elicitation/create" {
+            break line;
+        }
+    };
+    assert_eq!(question["params"]["message"], "Your name?");
+    let relay_id = question["id"].clone();
+    assert_ne!(relay_id, json!("srv-1"), "the host sees the proxy's id, not the server's");
+    host.send(json!({"jsonrpc": "2.0", "id": relay_id, "result": {"action": "accept", "content": {"name": "Ada"}}}))
+        .await;
+    let raw = host.response_raw("7").await;
+    let answer: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(answer["result"]["content"][0]["text"], "hello Ada", "{raw}");
+    assert_eq!(answer["result"]["structuredContent"]["answer_id"], "srv-1", "the server got its own id back");
+    assert_eq!(host.finish().await, 0);
+    let _ = stop.send(());
+    server.await.unwrap();
+}

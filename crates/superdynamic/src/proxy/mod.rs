@@ -410,7 +410,9 @@ impl Proxy {
         let mut in_flight = self.lock_in_flight();
         let handle = tasks.spawn(async move {
             let _permit = proxy.permits.clone().acquire_owned().await;
-            let answer = proxy.answer(&method, params).await;
+            // Boxed, so the large state of a request is allocated only once it may run: a host that pipelines
+            // a thousand requests costs a thousand small waiting tasks, not a thousand full ones.
+            let answer = Box::pin(proxy.answer(&method, params)).await;
             // Removed first: a request the host cancelled meanwhile gets no answer.
             if proxy.lock_in_flight().remove(&key).is_some() {
                 let line = match answer {
