@@ -5,7 +5,7 @@ use crate::authorization::{
     self, AuthorizationError, AuthorizationMode, AuthorizationRequest, CallbackError, CallbackListener,
 };
 use crate::client_auth::{ClientAuthentication, ClientKey};
-use crate::discovery::{self, BearerChallenge, Discovery, DiscoveryPolicy};
+use crate::discovery::{self, AuthorizationServerMetadata, BearerChallenge, Discovery, DiscoveryPolicy};
 use crate::error::Error;
 use crate::http;
 use crate::registration::{
@@ -770,6 +770,18 @@ impl McpClient {
         Ok(TokenClient { client_id: &registration.client_id, auth, issuer: issuer.as_str(), send_resource })
     }
 
+    /// The identity of a pre-registered client, with the token endpoint method the server supports.
+    fn pre_registered(&self, s: &StaticClient, metadata: &AuthorizationServerMetadata) -> ClientRegistration {
+        let registration = ClientRegistration::pre_registered(
+            s.client_id.clone(),
+            s.client_secret.clone(),
+            s.private_key.is_some(),
+            &metadata.auth_methods(),
+        );
+        self.observe(Event::Registered { registration: &registration, reused: true });
+        registration
+    }
+
     /// The pre-registered client for `issuer`: an exact issuer match first, then one configured for any issuer.
     fn static_client_for(&self, issuer: &Issuer) -> Result<Option<&StaticClient>, Error> {
         let clients = &self.options.static_clients;
@@ -800,14 +812,7 @@ impl McpClient {
     ) -> Result<ClientRegistration, Error> {
         let metadata = &discovery.authorization_server;
         if let Some(s) = self.static_client_for(&discovery.issuer)? {
-            let registration = ClientRegistration::pre_registered(
-                s.client_id.clone(),
-                s.client_secret.clone(),
-                s.private_key.is_some(),
-                &metadata.auth_methods(),
-            );
-            self.observe(Event::Registered { registration: &registration, reused: true });
-            return Ok(registration);
+            return Ok(self.pre_registered(s, metadata));
         }
         if let Some(url) = &self.options.client_metadata_url
             && metadata.client_id_metadata_document_supported
@@ -1114,13 +1119,7 @@ impl McpClient {
         let Some(s) = self.static_client_for(&discovery.issuer)? else {
             return Err(Error::MissingClientCredential { client_id: "(none)".into(), what: "pre-registered client" });
         };
-        let registration = ClientRegistration::pre_registered(
-            s.client_id.clone(),
-            s.client_secret.clone(),
-            s.private_key.is_some(),
-            &metadata.auth_methods(),
-        );
-        self.observe(Event::Registered { registration: &registration, reused: true });
+        let registration = self.pre_registered(s, metadata);
         let scope = self.select_scope(&discovery, challenge, step_up);
         let client = self.token_client(&registration, &discovery.issuer)?;
         let tokens = token::client_credentials(

@@ -94,42 +94,19 @@ fn find_source<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 's
     false
 }
 
-/// Builds the client: rustls with the ring provider, connect and request timeouts, and redirects followed
-/// only to https or loopback http, at most five times (SSRF and downgrade defence, MCP security best practices).
-pub fn client(timeout: Duration) -> Result<reqwest::Client, HttpError> {
-    install_crypto_provider();
-    let policy = reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS || !is_secure_or_loopback(attempt.url()) {
-            attempt.error("redirect refused")
-        } else {
-            attempt.follow()
-        }
-    });
-    reqwest::Client::builder()
-        .user_agent(concat!("superdynamic/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .read_timeout(timeout)
-        .redirect(policy)
-        .build()
-        .map_err(|e| HttpError::Setup(e.to_string()))
-}
-
-/// A client that never follows redirects, for reading `Location` on the authorization endpoint.
-pub fn no_redirect_client(timeout: Duration) -> Result<reqwest::Client, HttpError> {
+/// The common settings: rustls with the ring provider, a user agent, connect and read timeouts.
+fn builder(timeout: Duration) -> reqwest::ClientBuilder {
     install_crypto_provider();
     reqwest::Client::builder()
         .user_agent(concat!("superdynamic/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .read_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| HttpError::Setup(e.to_string()))
 }
 
-/// [`client`] under a network policy (see [`crate::ssrf`]): every name is resolved through the guard, so only
-/// allowed addresses are connected to, and redirects to IP literals the policy refuses are not followed.
+/// The client for OAuth and MCP traffic, under a network policy (see [`crate::ssrf`]): every name is resolved
+/// through the guard, so only allowed addresses are connected to; redirects are followed at most five times, only
+/// to https (or loopback http) and never to IP literals the policy refuses.
 pub fn guarded_client(timeout: Duration, guard: Arc<NetworkGuard>) -> Result<reqwest::Client, HttpError> {
-    install_crypto_provider();
     let redirect_guard = guard.clone();
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
@@ -143,23 +120,17 @@ pub fn guarded_client(timeout: Duration, guard: Arc<NetworkGuard>) -> Result<req
             Err(blocked) => attempt.error(blocked),
         }
     });
-    reqwest::Client::builder()
-        .user_agent(concat!("superdynamic/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .read_timeout(timeout)
+    builder(timeout)
         .redirect(policy)
         .dns_resolver(Arc::new(GuardedResolver(guard)))
         .build()
         .map_err(|e| HttpError::Setup(e.to_string()))
 }
 
-/// [`no_redirect_client`] under a network policy.
+/// A client that never follows redirects (for reading `Location` on the authorization endpoint), under the same
+/// network policy.
 pub fn guarded_no_redirect_client(timeout: Duration, guard: Arc<NetworkGuard>) -> Result<reqwest::Client, HttpError> {
-    install_crypto_provider();
-    reqwest::Client::builder()
-        .user_agent(concat!("superdynamic/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .read_timeout(timeout)
+    builder(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(GuardedResolver(guard)))
         .build()
