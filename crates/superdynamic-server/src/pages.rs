@@ -71,12 +71,16 @@ pub struct ConsentView<'a> {
     pub subject: &'a str,
 }
 
-pub fn consent_page(view: &ConsentView<'_>) -> String {
-    let scopes: String = view
-        .scopes
+/// Each requested scope in words, with its name, as list items.
+fn scope_items(scopes: &[(&str, &str)]) -> String {
+    scopes
         .iter()
         .map(|(scope, words)| format!("<li>{} <small>(<code>{}</code>)</small></li>", escape(words), escape(scope)))
-        .collect();
+        .collect()
+}
+
+pub fn consent_page(view: &ConsentView<'_>) -> String {
+    let scopes = scope_items(&view.scopes);
     let body = format!(
         "<h1>Allow access?</h1>\
 <p><strong>{client}</strong> wants to access your account <code>{subject}</code>.</p>{published}\
@@ -243,11 +247,7 @@ pub struct DeviceConsentView<'a> {
 }
 
 pub fn device_consent_page(view: &DeviceConsentView<'_>) -> String {
-    let scopes: String = view
-        .scopes
-        .iter()
-        .map(|(scope, words)| format!("<li>{} <small>(<code>{}</code>)</small></li>", escape(words), escape(scope)))
-        .collect();
+    let scopes = scope_items(&view.scopes);
     let body = format!(
         "<h1>Allow a device?</h1>\
 <p><strong>{client}</strong> wants to access your account <code>{subject}</code> from a device showing the code \
