@@ -1,4 +1,4 @@
-//! Entry points shared by the cargo-fuzz targets (`fuzz/`) and the property tests (`tests/properties.rs`): each
+//! Entry points shared by the cargo-fuzz targets (`fuzz/`) and the property tests (`tests/it/properties.rs`): each
 //! takes arbitrary bytes, runs one parser that reads what a server (or a host, or a browser) sends, and panics
 //! only when an invariant breaks. Not part of the stable API.
 

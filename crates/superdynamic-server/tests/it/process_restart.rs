@@ -2,7 +2,7 @@
 //! clients, refresh tokens, consents (and the session), and the signing key
 //! survive; a code issued before the kill redeems or is invalid_grant.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

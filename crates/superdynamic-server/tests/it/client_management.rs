@@ -1,7 +1,7 @@
 //! RFC 7592 client configuration endpoint: read, update and delete a
 //! registration with its registration access token.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

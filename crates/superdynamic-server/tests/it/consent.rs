@@ -1,7 +1,7 @@
 //! The consent page (auto_approve off): content, anti-framing, CSRF, and
 //! both decisions.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! Hostile servers after discovery: broken token responses, odd scopes, forged and concurrent callbacks, a
 //! confused-deputy step-up, and an authorization server that changes between runs.
 
-mod hostile_common;
+use crate::hostile_common;
 
 use hostile_common::{Config, Hostile, Setup};
 use serde_json::{Value, json};

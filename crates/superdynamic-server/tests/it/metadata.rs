@@ -1,6 +1,6 @@
 //! Discovery documents a client reads before anything else.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

@@ -1,7 +1,7 @@
 //! Optional TLS (self-signed certificate from rcgen) and split origins (the
 //! authorization server and the resource server on two listeners).
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

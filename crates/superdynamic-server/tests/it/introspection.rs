@@ -1,7 +1,7 @@
 //! `POST /introspect` (RFC 7662): active tokens with their claims; revoked,
 //! expired, rotated, foreign and garbage tokens are just `active: false`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

@@ -2,7 +2,7 @@
 //! size-capped), validated, cached per Cache-Control, and usable through
 //! the whole flow.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

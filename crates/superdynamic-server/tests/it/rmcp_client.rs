@@ -5,7 +5,7 @@
 //! Both generations: the 2025-11-25 initialize/session lifecycle and the
 //! 2026-07-28 `server/discover` lifecycle.
 
-mod common;
+use crate::common;
 
 use common::*;
 use rmcp::model::{CallToolRequestParams, ClientConfig, ProtocolVersion};

@@ -5,7 +5,7 @@
 //!
 //! rmcp 3.11 serves this generation itself; these tests pin the behaviour.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

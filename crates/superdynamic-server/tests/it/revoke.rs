@@ -2,7 +2,7 @@
 //! tokens stop working at /mcp, unknown and foreign tokens get 200 and are
 //! left alone, client authentication is required as at /token.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

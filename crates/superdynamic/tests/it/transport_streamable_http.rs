@@ -200,7 +200,7 @@ fn token() -> AccessToken {
 }
 
 /// These servers are legacy (initialize-based) only, so the client is told so and skips the modern probe
-/// (tests/transport_modern.rs covers the probe and the fall-back).
+/// (transport_modern.rs covers the probe and the fall-back).
 fn quick() -> TransportOptions {
     TransportOptions {
         request_timeout: Duration::from_secs(5),

@@ -1,7 +1,7 @@
 //! The MCP resource server: bearer checks (401/403/400), the Streamable HTTP
 //! session, and the four tools.
 
-mod common;
+use crate::common;
 
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

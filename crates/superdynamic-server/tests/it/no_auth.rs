@@ -1,7 +1,7 @@
 //! `no_auth` / `--no-auth`: MCP without OAuth for conformance suites, only on
 //! loopback; tools see the anonymous subject with every scope.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

@@ -2,7 +2,7 @@
 //! io.modelcontextprotocol/oauth-client-credentials) with client secrets and
 //! `private_key_jwt` (RFC 7523 §2.2).
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

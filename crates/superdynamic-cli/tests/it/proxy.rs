@@ -2,7 +2,7 @@
 //! child's stdin/stdout) drives the real binary against the reference server on 127.0.0.1, in both protocol
 //! generations. Every server and proxy process is stopped by the test that started it.
 
-mod common;
+use crate::common;
 
 use common::{Env, free_port};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! End-to-end tests: the real `superdynamic` binary against the reference server started in-process on
 //! 127.0.0.1:0, each with its own temporary credential store. Every server is shut down by its test.
 
-mod common;
+use crate::common;
 
 use common::{Env, free_port, http_get, run_with_store};
 use serde_json::Value;

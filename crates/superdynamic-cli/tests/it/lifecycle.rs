@@ -1,7 +1,7 @@
 //! Credentials that never strand the user: sign-out with revocation, headless sign-in (pasted redirect, device
 //! flow), two processes signing in at once, port forwarding, and a server that forgot its clients.
 
-mod common;
+use crate::common;
 
 use common::{Env, Interactive, find_url, free_port, http_get, http_post_form};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The token endpoint: code exchange, PKCE, replay, refresh rotation and
 //! reuse detection, client authentication methods, error format.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

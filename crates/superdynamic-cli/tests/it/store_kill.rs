@@ -2,7 +2,7 @@
 //! store is replaced atomically (temporary file, fsync, rename), so after every kill it must still parse and the
 //! next command must work.
 
-mod common;
+use crate::common;
 
 use common::Env;
 use std::time::Duration;

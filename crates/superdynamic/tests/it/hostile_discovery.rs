@@ -1,7 +1,7 @@
 //! Hostile servers during discovery: dangerous endpoints, mismatched identities, SSRF, and broken responses.
 //! Each test asserts the specific error, that the store is untouched, and that no token went astray.
 
-mod hostile_common;
+use crate::hostile_common;
 
 use hostile_common::{Canned, Config, Hostile, Setup, options};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! The device authorization grant (RFC 8628): `/device_authorization`, the
 //! `/device` verification and consent pages, and polling at `/token`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

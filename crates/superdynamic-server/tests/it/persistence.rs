@@ -1,7 +1,7 @@
 //! A file database keeps clients, refresh tokens and the signing key across
 //! a restart.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

@@ -2,7 +2,7 @@
 //! never a 500 or a dropped connection; bodies are size-limited; /register and /token are rate-limited per
 //! client address.
 
-mod common;
+use crate::common;
 
 use common::{http, start_server, test_config, url};
 use reqwest::Method;

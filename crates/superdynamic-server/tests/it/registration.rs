@@ -1,6 +1,6 @@
 //! RFC 7591 dynamic client registration.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

@@ -1,7 +1,7 @@
 //! The authorization endpoint: which errors become pages and which become
 //! redirects, loopback ports, PKCE and `resource` rules, and RFC 9207 `iss`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

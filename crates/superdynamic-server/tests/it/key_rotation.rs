@@ -1,7 +1,7 @@
 //! Signing key rotation (`signing_key_max_age`): an old key keeps verifying
 //! (and stays in /jwks.json) until the tokens it signed have expired.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

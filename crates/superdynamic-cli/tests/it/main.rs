@@ -1,0 +1,8 @@
+//! Integration tests, one binary: every test file here is a module, so the
+//! dependency graph is linked once instead of once per file.
+
+mod cli;
+mod common;
+mod lifecycle;
+mod proxy;
+mod store_kill;

@@ -1,0 +1,24 @@
+//! Integration tests, one binary: every test file here is a module, so the
+//! dependency graph is linked once instead of once per file.
+
+mod authorize;
+mod cimd;
+mod client_credentials;
+mod client_management;
+mod common;
+mod consent;
+mod device;
+mod introspection;
+mod key_rotation;
+mod malformed;
+mod mcp;
+mod metadata;
+mod modern;
+mod no_auth;
+mod persistence;
+mod process_restart;
+mod registration;
+mod revoke;
+mod rmcp_client;
+mod tls_and_split;
+mod token;

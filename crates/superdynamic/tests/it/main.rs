@@ -1,0 +1,11 @@
+//! Integration tests, one binary: every test file here is a module, so the
+//! dependency graph is linked once instead of once per file.
+
+mod hostile_common;
+mod hostile_discovery;
+mod hostile_tokens;
+mod legacy_sse;
+mod properties;
+mod transport_listen;
+mod transport_modern;
+mod transport_streamable_http;
