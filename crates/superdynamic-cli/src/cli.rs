@@ -32,12 +32,16 @@ pub struct GlobalArgs {
     /// Keep separate credentials under this name.
     #[arg(long, global = true, env = "SUPERDYNAMIC_PROFILE", default_value = "default")]
     pub profile: String,
-    /// Credential store backend.
-    #[arg(long, global = true, env = "SUPERDYNAMIC_STORE", value_enum, default_value_t = StoreKind::File)]
-    pub store: StoreKind,
-    /// Credential file for the file store [default: the platform config directory]
+    /// Credential store [default: the OS keychain where one is reachable, else the file]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_STORE", value_enum)]
+    pub store: Option<StoreKind>,
+    /// Credential file for the file store (the keychain store keeps its index beside it)
+    /// [default: the platform config directory]
     #[arg(long, global = true, env = "SUPERDYNAMIC_STORE_PATH", value_name = "PATH")]
     pub store_path: Option<PathBuf>,
+    /// The database of `--store postgres` (postgres://user:password@host:port/db); the profile is the tenant.
+    #[arg(long, global = true, env = "SUPERDYNAMIC_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Print the authorization URL instead of opening a browser.
     #[arg(long, global = true)]
     pub no_browser: bool,
@@ -116,6 +120,11 @@ pub struct GlobalArgs {
 pub enum StoreKind {
     /// A JSON file, 0600 in a 0700 directory.
     File,
+    /// Secrets in the OS keychain (macOS Keychain, Windows Credential Manager, Secret Service), the rest in a
+    /// private index file; fails when no keychain is reachable.
+    Keyring,
+    /// A PostgreSQL database shared by many processes and machines (`--database-url`).
+    Postgres,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

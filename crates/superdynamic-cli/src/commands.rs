@@ -1,7 +1,7 @@
 //! One function per subcommand, each a thin layer over the library.
 
 use crate::Failure;
-use crate::cli::{CallArgs, GlobalArgs, GrantKind, LogoutArgs, ProtocolChoice, ServerArg};
+use crate::cli::{CallArgs, GlobalArgs, GrantKind, LogoutArgs, ProtocolChoice, ServerArg, StoreKind};
 use crate::interact::CliHandler;
 use crate::narrate::Narrator;
 use serde_json::{Value, json};
@@ -11,24 +11,15 @@ use superdynamic::authorization::AuthorizationMode;
 use superdynamic::client_auth::ClientKey;
 use superdynamic::resource::Issuer;
 use superdynamic::secret::ClientSecret;
-use superdynamic::store::FileStore;
 use superdynamic::token::now_unix;
 use superdynamic::transport::Generation;
 use superdynamic::{ClientOptions, Grant, LoginOutcome, McpClient, StaticClient};
-
-pub fn store(global: &GlobalArgs) -> Result<FileStore, Failure> {
-    let path = match &global.store_path {
-        Some(p) => p.clone(),
-        None => FileStore::default_path().map_err(|e| Failure::from_lib(e.into()))?,
-    };
-    Ok(FileStore::new(path))
-}
 
 pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     if global.client_secret.is_some() && global.client_id.is_none() {
         return Err(Failure::usage("a client secret was given without --client-id (or SUPERDYNAMIC_CLIENT_ID)"));
     }
-    let mut options = ClientOptions::new(store(global)?);
+    let mut options = ClientOptions::new(crate::store::open(global)?);
     options.profile = global.profile.clone();
     options.authorization_mode = if global.device {
         AuthorizationMode::Device
@@ -96,7 +87,7 @@ fn static_clients(global: &GlobalArgs) -> Result<Vec<StaticClient>, Failure> {
     let explicit = global.clients_file.clone();
     let path = match explicit.clone() {
         Some(p) => p,
-        None => store(global)?.path().with_file_name("clients.json"),
+        None => crate::store::file_path(global)?.with_file_name("clients.json"),
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -279,12 +270,13 @@ pub fn print_tool_result(result: &Value) {
     }
 }
 
-pub fn clients(global: &GlobalArgs) -> Result<(), Failure> {
-    let store = store(global)?;
-    let data = store.load().map_err(|e| Failure::from_lib(e.into()))?;
+/// Every stored credential, never a secret. A shared PostgreSQL store lists only the current profile (tenant).
+pub async fn clients(global: &GlobalArgs) -> Result<(), Failure> {
+    let store = crate::store::open(global)?;
+    let profile = (global.store == Some(StoreKind::Postgres)).then_some(global.profile.as_str());
+    let credentials = store.list(profile).await.map_err(|e| Failure::from_lib(e.into()))?;
     let now = now_unix();
-    let rows: Vec<Value> = data
-        .credentials
+    let rows: Vec<Value> = credentials
         .iter()
         .map(|r| {
             let tokens = r.tokens.as_ref();
@@ -302,14 +294,14 @@ pub fn clients(global: &GlobalArgs) -> Result<(), Failure> {
         })
         .collect();
     if global.json {
-        println!("{}", json!({ "store": store.path(), "credentials": rows }));
+        println!("{}", json!({ "store": store.describe(), "credentials": rows }));
         return Ok(());
     }
-    println!("Store: {}", store.path().display());
+    println!("Store: {}", store.describe());
     if rows.is_empty() {
         println!("No stored credentials.");
     }
-    for (r, row) in data.credentials.iter().zip(&rows) {
+    for (r, row) in credentials.iter().zip(&rows) {
         let status = match (row["signed_in"].as_bool(), row["expires_in"].as_i64()) {
             (Some(false), _) => "registered, not signed in".to_string(),
             (_, Some(secs)) if secs <= 0 => {

@@ -6,6 +6,7 @@ mod demo;
 mod interact;
 mod narrate;
 mod proxy;
+mod store;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -79,7 +80,7 @@ async fn main() -> ExitCode {
         Command::Login(a) => commands::login(g, a).await,
         Command::Tools(a) => commands::tools(g, a).await,
         Command::Call(a) => commands::call(g, a).await,
-        Command::Clients => commands::clients(g),
+        Command::Clients => commands::clients(g).await,
         Command::Refresh(a) => commands::refresh(g, a).await,
         Command::Logout(a) => commands::logout(g, a).await,
         Command::Demo => demo::run(g).await,

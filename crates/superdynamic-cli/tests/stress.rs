@@ -3,6 +3,10 @@
 //! family. Any refresh token spent twice would end every process's session, so the test proves that the
 //! cross-process refresh lock works: zero failed calls, zero new sign-ins, and about one refresh per expiry.
 //!
+//! It runs twice: with the file store (processes share one file) and with the PostgreSQL store (processes share
+//! nothing but the database: each has its own config directory; skipped with a notice unless
+//! SUPERDYNAMIC_TEST_DATABASE_URL is set, as `.ci/with-postgres` does).
+//!
 //! Size: SUPERDYNAMIC_STRESS_PROCS (default 6) processes × SUPERDYNAMIC_STRESS_CALLS (default 40) calls;
 //! `bench/stress.sh` runs it at 16 processes.
 
@@ -13,8 +17,55 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// How each process finds the shared credentials.
+#[derive(Clone)]
+enum Shared {
+    /// One credential file for every process.
+    File(std::path::PathBuf),
+    /// One database (URL) and tenant; every process gets a config directory of its own under the path.
+    Postgres { url: String, tenant: String, dirs: std::path::PathBuf },
+}
+
+impl Shared {
+    fn command(&self, bin: &str, process: usize) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(bin);
+        match self {
+            Shared::File(path) => {
+                command.args(["--store", "file"]).env("SUPERDYNAMIC_STORE_PATH", path);
+            }
+            Shared::Postgres { url, tenant, dirs } => {
+                let own = dirs.join(format!("process-{process}/credentials.json"));
+                command
+                    .args(["--store", "postgres", "--profile", tenant])
+                    .env("SUPERDYNAMIC_DATABASE_URL", url)
+                    .env("SUPERDYNAMIC_STORE_PATH", own);
+            }
+        }
+        command.kill_on_drop(true);
+        command
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_processes_share_rotating_tokens_without_losing_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    stress("file store", Shared::File(dir.path().join("credentials.json"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn processes_sharing_only_a_postgres_database_share_rotating_tokens() {
+    let Some(url) = std::env::var("SUPERDYNAMIC_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!(
+            "skipped: set SUPERDYNAMIC_TEST_DATABASE_URL (or run `.ci/with-postgres cargo test`) for the PostgreSQL stress test"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = format!("stress-{}-{}", std::process::id(), superdynamic::token::now_unix());
+    stress("PostgreSQL store", Shared::Postgres { url, tenant, dirs: dir.path().to_path_buf() }).await;
+}
+
+async fn stress(label: &str, shared: Shared) {
     let procs = env_or("SUPERDYNAMIC_STRESS_PROCS", 6);
     let calls = env_or("SUPERDYNAMIC_STRESS_CALLS", 40);
     let ttl = Duration::from_secs(2);
@@ -28,30 +79,22 @@ async fn concurrent_processes_share_rotating_tokens_without_losing_the_session()
     .await
     .unwrap();
     let url = server.mcp_url().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("credentials.json");
     let bin = env!("CARGO_BIN_EXE_superdynamic");
 
-    let login = tokio::process::Command::new(bin)
-        .args(["login", &url, "--auto-authorize"])
-        .env("SUPERDYNAMIC_STORE_PATH", &store)
-        .output()
-        .await
-        .unwrap();
+    let login = shared.command(bin, procs).args(["login", &url, "--auto-authorize"]).output().await.unwrap();
     assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
 
     let started = Instant::now();
     let mut workers = Vec::new();
     for worker in 0..procs {
-        let (url, store) = (url.clone(), store.clone());
+        let (url, shared) = (url.clone(), shared.clone());
         workers.push(tokio::spawn(async move {
             let (mut failures, mut refreshes, mut sign_ins) = (Vec::new(), 0usize, 0usize);
             for call in 0..calls {
                 let args = format!(r#"{{"location":"City {worker}-{call}"}}"#);
-                let out = tokio::process::Command::new(bin)
+                let out = shared
+                    .command(bin, worker)
                     .args(["call", &url, "get_weather", "--args", &args, "--non-interactive"])
-                    .env("SUPERDYNAMIC_STORE_PATH", &store)
-                    .kill_on_drop(true)
                     .output()
                     .await
                     .unwrap();
@@ -78,7 +121,7 @@ async fn concurrent_processes_share_rotating_tokens_without_losing_the_session()
 
     let expiries = (elapsed.as_secs_f64() / ttl.as_secs_f64()).ceil() as usize;
     println!(
-        "stress: {procs} processes x {calls} calls in {:.1} s: {} failed, {sign_ins} new sign-ins, {refreshes} refreshes \
+        "stress ({label}): {procs} processes x {calls} calls in {:.1} s: {} failed, {sign_ins} new sign-ins, {refreshes} refreshes \
          for about {expiries} token expiries",
         elapsed.as_secs_f64(),
         failures.len()

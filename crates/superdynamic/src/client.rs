@@ -14,7 +14,7 @@ use crate::registration::{
 use crate::resource::{Issuer, ResourceUri};
 use crate::secret::{AccessToken, ClientSecret};
 use crate::ssrf::{AddressClassifier, NetworkGuard};
-use crate::store::{CredentialRecord, DEFAULT_PROFILE, FileStore, StoreError};
+use crate::store::{self, CredentialRecord, CredentialStore, DEFAULT_PROFILE, Expected, Saved};
 use crate::token::{self, TokenClient, TokenSet, now_unix};
 use crate::transport::{Generation, ServerMessageHandler, StreamableHttp, TransportError, TransportOptions};
 use serde_json::{Value, json};
@@ -117,7 +117,7 @@ pub enum Grant {
 #[derive(Clone)]
 pub struct ClientOptions {
     pub profile: String,
-    pub store: FileStore,
+    pub store: Arc<dyn CredentialStore>,
     pub authorization_mode: AuthorizationMode,
     /// May this client start a sign-in when one is needed? When false, such a need is an error.
     pub interactive: bool,
@@ -173,10 +173,12 @@ pub enum ResourceParameter {
 }
 
 impl ClientOptions {
-    pub fn new(store: FileStore) -> Self {
+    /// Options with defaults, keeping credentials in `store` (a [`crate::store::FileStore`], a
+    /// [`crate::store::MemoryStore`], or any [`CredentialStore`]).
+    pub fn new(store: impl CredentialStore + 'static) -> Self {
         Self {
             profile: DEFAULT_PROFILE.to_string(),
-            store,
+            store: Arc::new(store),
             authorization_mode: AuthorizationMode::Browser,
             interactive: true,
             client_name: "superdynamic".to_string(),
@@ -236,15 +238,14 @@ pub struct McpClient {
     discovered: std::sync::Mutex<Option<Discovery>>,
     /// The generation the store holds for this server, to write it back only when it changed.
     remembered: std::sync::Mutex<Option<Generation>>,
+    /// Set once the store's remembered generation was handed to the transport.
+    recalled: tokio::sync::OnceCell<()>,
 }
 
 impl McpClient {
     pub fn new(server_url: &str, options: ClientOptions) -> Result<Self, Error> {
         let server = ResourceUri::parse(server_url)?;
-        let remembered = match options.generation {
-            Some(forced) => Some(forced),
-            None => options.store.load()?.generations.get(server.as_str()).copied(),
-        };
+        let remembered = options.generation;
         let network = NetworkGuard::new(server.url(), options.allow_private_network, options.address_classifier);
         let http =
             http::guarded_client(options.request_timeout, network.clone()).map_err(|e| Error::Token(e.into()))?;
@@ -274,6 +275,7 @@ impl McpClient {
             refresh_lock: tokio::sync::Mutex::new(()),
             discovered: std::sync::Mutex::new(None),
             remembered: std::sync::Mutex::new(remembered),
+            recalled: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -286,8 +288,36 @@ impl McpClient {
     }
 
     /// The stored record for this server, if any.
-    pub fn credentials(&self) -> Result<Option<CredentialRecord>, Error> {
-        Ok(self.options.store.load()?.current(&self.options.profile, &self.server).cloned())
+    pub async fn credentials(&self) -> Result<Option<CredentialRecord>, Error> {
+        Ok(store::current(self.options.store.load(&self.options.profile, &self.server).await?))
+    }
+
+    /// The stored record for this server at `issuer`, if any.
+    async fn stored_for(&self, issuer: &Issuer) -> Result<Option<CredentialRecord>, Error> {
+        let records = self.options.store.load(&self.options.profile, &self.server).await?;
+        Ok(records.into_iter().find(|r| r.issuer == *issuer))
+    }
+
+    /// Hands the generation the store remembers for this server to the transport, once, before the first
+    /// request (MCP 2026-07-28 §Versioning). A store that cannot say costs only a probe.
+    async fn recall_generation(&self) {
+        self.recalled
+            .get_or_init(|| async {
+                if self.options.generation.is_some() {
+                    return;
+                }
+                match self.options.store.generation(&self.server).await {
+                    Ok(Some(generation)) => {
+                        self.transport.assume_generation(generation);
+                        if let Ok(mut remembered) = self.remembered.lock() {
+                            *remembered = Some(generation);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(error = %e, "could not read the remembered protocol generation"),
+                }
+            })
+            .await;
     }
 
     /// Signs in now, whatever is stored: probe, discovery, registration, authorization, token.
@@ -310,7 +340,8 @@ impl McpClient {
         let listener = self.bind_listener().await?;
         let device = self.options.authorization_mode == AuthorizationMode::Device;
         let registration = self.client_identity(&discovery, listener.redirect_uri(), None, device).await?;
-        let existing_tokens = self.credentials()?.filter(|r| r.issuer == discovery.issuer).and_then(|r| r.tokens);
+        let existing = self.stored_for(&discovery.issuer).await?;
+        let existing_tokens = existing.as_ref().and_then(|r| r.tokens.clone());
         let record = CredentialRecord {
             profile: self.options.profile.clone(),
             server: self.server.clone(),
@@ -320,11 +351,9 @@ impl McpClient {
             registration: Some(registration.clone()),
             tokens: existing_tokens,
             updated_at: now_unix(),
+            revision: 0,
         };
-        self.options.store.update(|data| {
-            data.upsert(record);
-            Ok::<_, StoreError>(())
-        })?;
+        self.options.store.save(record, Expected::Any).await?;
         Ok(Some(registration))
     }
 
@@ -354,7 +383,7 @@ impl McpClient {
 
     /// Refreshes the stored tokens now.
     pub async fn refresh(&self) -> Result<TokenSet, Error> {
-        let record = self.credentials()?.ok_or_else(|| self.not_signed_in())?;
+        let record = self.credentials().await?.ok_or_else(|| self.not_signed_in())?;
         let tokens = record.tokens.clone().ok_or_else(|| self.not_signed_in())?;
         self.refresh_record(&record, &tokens).await
     }
@@ -363,9 +392,7 @@ impl McpClient {
     /// `revocation_endpoint` (RFC 7009), then deletes the local credentials (keeping the client registration
     /// when `keep_registration`). A failed revocation is reported, and the local credentials go anyway.
     pub async fn logout(&self, keep_registration: bool) -> Result<LogoutOutcome, Error> {
-        let data = self.options.store.load()?;
-        let records: Vec<CredentialRecord> =
-            data.credentials.iter().filter(|r| r.matches(&self.options.profile, &self.server)).cloned().collect();
+        let records = self.options.store.load(&self.options.profile, &self.server).await?;
         let mut outcome = LogoutOutcome { removed: !records.is_empty(), ..LogoutOutcome::default() };
         for record in &records {
             let (Some(tokens), Some(registration), Some(endpoint)) =
@@ -387,29 +414,29 @@ impl McpClient {
                 }
             }
         }
-        self.options.store.update(|data| {
+        for record in records {
             if keep_registration {
-                for r in data.credentials.iter_mut().filter(|r| r.matches(&self.options.profile, &self.server)) {
-                    r.tokens = None;
-                }
+                let revision = record.revision;
+                let signed_out = CredentialRecord { tokens: None, updated_at: now_unix(), ..record };
+                self.options.store.save(signed_out, Expected::Revision(revision)).await?;
             } else {
-                data.remove(&self.options.profile, &self.server);
+                self.options.store.delete(&record.key(), Expected::Any).await?;
             }
-            Ok::<_, StoreError>(())
-        })?;
+        }
         Ok(outcome)
     }
 
     /// Sends a JSON-RPC notification with the stored (refreshed if due) token. No sign-in: a notification that
     /// meets a 401 is reported, not retried.
     pub async fn notify(&self, method: &str, params: Option<Value>) -> Result<(), Error> {
+        self.recall_generation().await;
         let token = self.usable_token().await?;
         Ok(self.transport.notify(method, params, token.as_ref()).await?)
     }
 
     /// Ends the MCP session, if one is open.
     pub async fn close(&self) {
-        let token = self.stored_token().ok().flatten();
+        let token = self.stored_token().await.ok().flatten();
         if let Err(e) = self.transport.close(token.as_ref()).await {
             tracing::debug!(error = %e, "closing the MCP session failed");
         }
@@ -421,11 +448,12 @@ impl McpClient {
         let mut refreshed = false;
         let mut signed_in = false;
         let mut step_ups = 0;
+        self.recall_generation().await;
         loop {
             let token = self.usable_token().await?;
             let error = match self.transport.request(method, params.clone(), token.as_ref()).await {
                 Ok(result) => {
-                    self.remember_generation();
+                    self.remember_generation().await;
                     return Ok(result);
                 }
                 Err(e) => e,
@@ -505,19 +533,18 @@ impl McpClient {
 
     /// Stores the negotiated generation when it differs from what the store knew (best effort: a store that
     /// cannot be written costs only a probe next time).
-    fn remember_generation(&self) {
+    async fn remember_generation(&self) {
         let Some(current) = self.transport.generation() else { return };
-        let Ok(mut remembered) = self.remembered.lock() else { return };
-        if *remembered == Some(current) || self.options.generation.is_some() {
+        let known = self.remembered.lock().map(|r| *r == Some(current)).unwrap_or(true);
+        if known || self.options.generation.is_some() {
             return;
         }
-        let key = self.server.to_string();
-        let saved = self.options.store.update(|data| {
-            data.generations.insert(key, current);
-            Ok::<_, StoreError>(())
-        });
-        match saved {
-            Ok(()) => *remembered = Some(current),
+        match self.options.store.remember_generation(&self.server, current).await {
+            Ok(()) => {
+                if let Ok(mut remembered) = self.remembered.lock() {
+                    *remembered = Some(current);
+                }
+            }
             Err(e) => tracing::debug!(error = %e, "could not remember the protocol generation"),
         }
     }
@@ -530,13 +557,13 @@ impl McpClient {
         Error::NotSignedIn { server: self.server.to_string() }
     }
 
-    fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
-        Ok(self.credentials()?.and_then(|r| r.tokens).map(|t| t.access_token))
+    async fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
+        Ok(self.credentials().await?.and_then(|r| r.tokens).map(|t| t.access_token))
     }
 
     /// The access token to send: the stored one, refreshed first when it is about to expire.
     async fn usable_token(&self) -> Result<Option<AccessToken>, Error> {
-        let Some(record) = self.credentials()? else {
+        let Some(record) = self.credentials().await? else {
             return Ok(None);
         };
         let Some(tokens) = record.tokens.clone() else {
@@ -558,7 +585,7 @@ impl McpClient {
 
     /// After a 401 on `sent`: refresh once if a refresh token is stored. `Ok(false)` means sign in again.
     async fn try_refresh_after_401(&self, sent: Option<&AccessToken>) -> Result<bool, Error> {
-        let Some(record) = self.credentials()? else {
+        let Some(record) = self.credentials().await? else {
             return Ok(false);
         };
         let Some(tokens) = record.tokens.clone() else {
@@ -584,9 +611,9 @@ impl McpClient {
         let store = &self.options.store;
         // Across processes sharing the store: hold the lock around read, refresh and write, so a rotating
         // refresh token is spent once; whoever waited then finds the new token below.
-        let lock_name = format!("refresh\n{}\n{}\n{}", record.profile, record.server, record.issuer);
-        let _cross_process = store.lock_named(&lock_name, REFRESH_LOCK_WAIT).await?;
-        let current = store.load()?.find(&record.profile, &record.server, &record.issuer).cloned();
+        let key = record.key();
+        let _cross_process = store.lock(&store::refresh_lock_name(&key), REFRESH_LOCK_WAIT).await?;
+        let current = store.load(&key.profile, &key.server).await?.into_iter().find(|r| r.has_key(&key));
         let Some(current) = current else {
             return Err(self.not_signed_in());
         };
@@ -610,14 +637,14 @@ impl McpClient {
         match result {
             Ok(fresh) => {
                 // Persist the rotated refresh token before the new access token is used.
-                self.save_tokens(&current, &stored, Some(fresh.clone()))?;
+                self.save_tokens(&current, Some(fresh.clone())).await?;
                 self.observe(Event::Refreshed { tokens: &fresh });
                 Ok(fresh)
             }
             Err(e) => {
                 match e.oauth_code() {
-                    Some("invalid_grant") => self.save_tokens(&current, &stored, None)?,
-                    Some("invalid_client") => self.discard_registration(&current, &registration)?,
+                    Some("invalid_grant") => self.save_tokens(&current, None).await?,
+                    Some("invalid_client") => self.discard_registration(&current, &registration).await?,
                     _ => {}
                 }
                 Err(e.into())
@@ -628,41 +655,35 @@ impl McpClient {
     /// The authorization server no longer knows this client (`invalid_client`, a redirect URI it refuses):
     /// forget the registration and its tokens, if they are still the stored ones, so the next sign-in registers
     /// again. Pre-registered clients are the user's to fix and are kept.
-    fn discard_registration(&self, record: &CredentialRecord, registration: &ClientRegistration) -> Result<(), Error> {
+    async fn discard_registration(
+        &self,
+        record: &CredentialRecord,
+        registration: &ClientRegistration,
+    ) -> Result<(), Error> {
         if registration.source == RegistrationSource::PreRegistered {
             return Ok(());
         }
         self.observe(Event::RegistrationDiscarded { client_id: &registration.client_id });
-        self.options.store.update(|data| {
-            if let Some(r) = data
-                .credentials
-                .iter_mut()
-                .find(|r| r.matches(&record.profile, &record.server) && r.issuer == record.issuer)
-                && r.registration.as_ref().is_some_and(|g| g.client_id == registration.client_id)
-            {
-                r.registration = None;
-                r.tokens = None;
-                r.updated_at = now_unix();
-            }
-            Ok::<_, StoreError>(())
-        })?;
+        let key = record.key();
+        let stored = self.options.store.load(&key.profile, &key.server).await?.into_iter().find(|r| r.has_key(&key));
+        if let Some(stored) = stored
+            && stored.registration.as_ref().is_some_and(|g| g.client_id == registration.client_id)
+        {
+            let revision = stored.revision;
+            let forgotten = CredentialRecord { registration: None, tokens: None, updated_at: now_unix(), ..stored };
+            // A conflict means another process already replaced the registration: nothing left to forget.
+            self.options.store.save(forgotten, Expected::Revision(revision)).await?;
+        }
         Ok(())
     }
 
-    /// Replaces `expected` with `new` in the record, only if `expected` is still what is stored.
-    fn save_tokens(&self, record: &CredentialRecord, expected: &TokenSet, new: Option<TokenSet>) -> Result<(), Error> {
-        self.options.store.update(|data| {
-            if let Some(r) = data
-                .credentials
-                .iter_mut()
-                .find(|r| r.matches(&record.profile, &record.server) && r.issuer == record.issuer)
-                && r.tokens.as_ref() == Some(expected)
-            {
-                r.tokens = new;
-                r.updated_at = now_unix();
-            }
-            Ok::<_, StoreError>(())
-        })?;
+    /// Replaces the tokens of `record`, only if the record is still the one read (compare-and-swap): a newer
+    /// token set written meanwhile by another process is never overwritten.
+    async fn save_tokens(&self, record: &CredentialRecord, new: Option<TokenSet>) -> Result<(), Error> {
+        let updated = CredentialRecord { tokens: new, updated_at: now_unix(), ..record.clone() };
+        if self.options.store.save(updated, Expected::Revision(record.revision)).await? == Saved::Conflict {
+            tracing::debug!(server = %record.server, "credentials changed meanwhile; kept the newer ones");
+        }
         Ok(())
     }
 
@@ -822,9 +843,8 @@ impl McpClient {
             self.observe(Event::Registered { registration: &registration, reused: true });
             return Ok(registration);
         }
-        let stored = self.options.store.load()?;
-        let existing = stored.find(&self.options.profile, &self.server, &discovery.issuer);
-        if let Some(reg) = existing.and_then(|r| r.registration.clone())
+        let existing = self.stored_for(&discovery.issuer).await?;
+        if let Some(reg) = existing.and_then(|r| r.registration)
             && reg.source == RegistrationSource::Dynamic
             && reg.usable_for(redirect_uri, now_unix())
             && (!device || reg.allows_grant(registration::DEVICE_CODE_GRANT))
@@ -842,7 +862,7 @@ impl McpClient {
 
     /// The scope to ask for (MCP 2025-11-25 §Scope Selection Strategy; 2026-07-28 union on step-up and
     /// `offline_access` only when the authorization server lists it).
-    fn select_scope(
+    async fn select_scope(
         &self,
         discovery: &Discovery,
         challenge: Option<&BearerChallenge>,
@@ -861,7 +881,7 @@ impl McpClient {
         };
         if let Some(extra) = step_up {
             // Union with what was granted (or asked) before, so a step-up never loses a scope.
-            if let Ok(Some(record)) = self.credentials()
+            if let Ok(Some(record)) = self.credentials().await
                 && let Some(granted) = record.tokens.and_then(|t| t.scope)
             {
                 add(&mut scopes, &granted);
@@ -897,16 +917,16 @@ impl McpClient {
         }
         // One sign-in per server at a time: a second process waits for the first one's result instead of
         // opening a second browser tab.
-        let lock_name = format!("sign-in\n{}\n{}", self.options.profile, self.server);
+        let lock_name = store::sign_in_lock_name(&self.options.profile, &self.server);
         let store = &self.options.store;
-        let _sign_in = match store.try_lock_named(&lock_name)? {
+        let _sign_in = match store.try_lock(&lock_name).await? {
             Some(lock) => lock,
             None => {
                 let started = now_unix();
                 self.observe(Event::WaitingForOtherSignIn { server: &self.server });
                 let wait = self.options.auth_timeout + Duration::from_secs(30);
-                let lock = store.lock_named(&lock_name, wait).await?;
-                if let Some(record) = self.credentials()?
+                let lock = store.lock(&lock_name, wait).await?;
+                if let Some(record) = self.credentials().await?
                     && record.updated_at >= started
                     && record.tokens.as_ref().is_some_and(|t| covers(t, step_up))
                 {
@@ -937,18 +957,12 @@ impl McpClient {
     ) -> Result<CredentialRecord, Error> {
         let listener = self.bind_listener().await?;
         let redirect_uri = listener.redirect_uri().to_string();
-        let scope = self.select_scope(discovery, challenge, step_up);
-        let stored = self.options.store.load()?.find(&self.options.profile, &self.server, &discovery.issuer).cloned();
+        let scope = self.select_scope(discovery, challenge, step_up).await;
+        let stored = self.stored_for(&discovery.issuer).await?;
         let registration = self.client_identity(discovery, &redirect_uri, None, false).await?;
         let reused = registration.source == RegistrationSource::Dynamic
             && stored.as_ref().and_then(|r| r.registration.as_ref()).map(|r| &r.client_id)
                 == Some(&registration.client_id);
-        let rejected = |record: &Option<CredentialRecord>| -> Result<Error, Error> {
-            if let Some(record) = record {
-                self.discard_registration(record, &registration)?;
-            }
-            Ok(AuthorizationError::RegistrationRejected.into())
-        };
         let (url, pending) = AuthorizationRequest {
             metadata: &discovery.authorization_server,
             client_id: &registration.client_id,
@@ -961,7 +975,7 @@ impl McpClient {
         // A reused registration may have been forgotten by the server (a reset database, an expired client): an
         // error page instead of a sign-in page or a redirect says so before the user is sent there.
         if reused && mode != AuthorizationMode::Fetch && self.refused_outright(&url).await {
-            return Err(rejected(&stored)?);
+            return Err(self.registration_rejected(stored.as_ref(), &registration).await?);
         }
         self.observe(Event::AuthorizationUrl { url: &url, mode });
         self.observe(Event::WaitingForCallback { redirect_uri: &redirect_uri, timeout: self.options.auth_timeout });
@@ -1004,7 +1018,7 @@ impl McpClient {
             match tokio::time::timeout(self.options.auth_timeout, callback).await {
                 Err(_) => return Err(AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()).into()),
                 Ok(Err(AuthorizationError::NeedsUser { status: 400 | 401 })) if reused => {
-                    return Err(rejected(&stored)?);
+                    return Err(self.registration_rejected(stored.as_ref(), &registration).await?);
                 }
                 Ok(result) => result?,
             }
@@ -1025,11 +1039,13 @@ impl McpClient {
         )
         .await;
         let tokens = match exchanged {
-            Err(e) if reused && e.oauth_code() == Some("invalid_client") => return Err(rejected(&stored)?),
+            Err(e) if reused && e.oauth_code() == Some("invalid_client") => {
+                return Err(self.registration_rejected(stored.as_ref(), &registration).await?);
+            }
             other => other?,
         };
         self.observe(Event::Authorized { tokens: &tokens });
-        self.save_sign_in(discovery, registration, tokens)
+        self.save_sign_in(discovery, registration, tokens).await
     }
 
     /// GET the authorization URL without following it: does the server refuse it with 400 or 401?
@@ -1057,7 +1073,7 @@ impl McpClient {
         // The registration also lists the loopback redirect URI, so the same client can use the browser later.
         let redirect_uri = format!("http://127.0.0.1:{}/callback", stable_port(&self.options.profile, &self.server));
         let registration = self.client_identity(discovery, &redirect_uri, None, true).await?;
-        let scope = self.select_scope(discovery, challenge, step_up);
+        let scope = self.select_scope(discovery, challenge, step_up).await;
         let client = self.token_client(&registration, &discovery.issuer)?;
         let device =
             token::device_authorization(&self.http, endpoint, &client, scope.as_deref(), &discovery.resource).await?;
@@ -1079,11 +1095,23 @@ impl McpClient {
             .await
             .map_err(|_| AuthorizationError::TimedOut(self.options.auth_timeout.as_secs()))??;
         self.observe(Event::Authorized { tokens: &tokens });
-        self.save_sign_in(discovery, registration, tokens)
+        self.save_sign_in(discovery, registration, tokens).await
+    }
+
+    /// The server refused a stored registration: forget it (so the next attempt registers anew) and say so.
+    async fn registration_rejected(
+        &self,
+        stored: Option<&CredentialRecord>,
+        registration: &ClientRegistration,
+    ) -> Result<Error, Error> {
+        if let Some(record) = stored {
+            self.discard_registration(record, registration).await?;
+        }
+        Ok(AuthorizationError::RegistrationRejected.into())
     }
 
     /// Stores the result of a sign-in as the current record for this server and issuer.
-    fn save_sign_in(
+    async fn save_sign_in(
         &self,
         discovery: &Discovery,
         registration: ClientRegistration,
@@ -1098,13 +1126,12 @@ impl McpClient {
             registration: Some(registration),
             tokens: Some(tokens),
             updated_at: now_unix(),
+            revision: 0,
         };
-        let saved = record.clone();
-        self.options.store.update(|data| {
-            data.upsert(saved);
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(record)
+        match self.options.store.save(record.clone(), Expected::Any).await? {
+            Saved::Written(stored) => Ok(*stored),
+            Saved::Conflict => Ok(record), // `Any` never conflicts
+        }
     }
 
     /// Machine-to-machine sign-in: discovery, the pre-registered client, and the client credentials grant
@@ -1120,7 +1147,7 @@ impl McpClient {
             return Err(Error::MissingClientCredential { client_id: "(none)".into(), what: "pre-registered client" });
         };
         let registration = self.pre_registered(s, metadata);
-        let scope = self.select_scope(&discovery, challenge, step_up);
+        let scope = self.select_scope(&discovery, challenge, step_up).await;
         let client = self.token_client(&registration, &discovery.issuer)?;
         let tokens = token::client_credentials(
             &self.http,
@@ -1131,7 +1158,7 @@ impl McpClient {
         )
         .await?;
         self.observe(Event::Authorized { tokens: &tokens });
-        self.save_sign_in(&discovery, registration, tokens)
+        self.save_sign_in(&discovery, registration, tokens).await
     }
 }
 
@@ -1172,7 +1199,7 @@ mod identity_tests {
     use super::*;
 
     fn client(clients: Vec<StaticClient>, only: bool) -> McpClient {
-        let mut options = ClientOptions::new(FileStore::new("/nonexistent/credentials.json"));
+        let mut options = ClientOptions::new(crate::store::MemoryStore::new());
         options.static_clients = clients;
         options.pre_registered_only = only;
         McpClient::new("https://mcp.example.com/mcp", options).unwrap()
@@ -1199,44 +1226,27 @@ mod identity_tests {
         assert!(err.contains("now uses https://b.example"), "{err}");
     }
 
-    #[test]
-    fn invalidation_removes_only_the_token_generation_that_was_rejected() {
-        use crate::discovery::AuthorizationServerMetadata;
-        let dir = tempfile::tempdir().unwrap();
-        let mut options = ClientOptions::new(FileStore::new(dir.path().join("credentials.json")));
-        options.profile = "default".into();
-        let c = McpClient::new("https://mcp.example.com/mcp", options).unwrap();
-        let tokens = |t: &str| TokenSet {
-            access_token: AccessToken::new(t),
-            token_type: "Bearer".into(),
-            expires_at: None,
-            refresh_token: None,
-            scope: None,
-            obtained_at: 1,
+    #[tokio::test]
+    async fn invalidation_removes_only_the_token_generation_that_was_rejected() {
+        use crate::store::{MemoryStore, contract};
+        let c = McpClient::new("https://mcp.example.com/mcp", ClientOptions::new(MemoryStore::new())).unwrap();
+        let mut record = contract::sample_record("default", &c.server, "https://as.example", "older");
+        record = match c.options.store.save(record, Expected::Absent).await.unwrap() {
+            Saved::Written(r) => *r,
+            Saved::Conflict => panic!("empty store"),
         };
-        let record = CredentialRecord {
-            profile: "default".into(),
-            server: c.server.clone(),
-            issuer: Issuer::new("https://as.example"),
-            resource: c.server.clone(),
-            authorization_server: AuthorizationServerMetadata::default_endpoints("https://as.example"),
-            registration: None,
-            tokens: Some(tokens("newer")),
-            updated_at: 1,
+        // Another process replaces "older" with "newer" meanwhile.
+        let newer = CredentialRecord {
+            tokens: contract::sample_record("default", &c.server, "https://as.example", "newer").tokens,
+            ..record.clone()
         };
-        let saved = record.clone();
-        c.options
-            .store
-            .update(|d| {
-                d.upsert(saved);
-                Ok::<_, StoreError>(())
-            })
-            .unwrap();
-        // Another process already replaced "older" with "newer": rejecting "older" must not remove "newer".
-        c.save_tokens(&record, &tokens("older"), None).unwrap();
-        assert_eq!(c.credentials().unwrap().unwrap().tokens, Some(tokens("newer")));
-        c.save_tokens(&record, &tokens("newer"), None).unwrap();
-        assert_eq!(c.credentials().unwrap().unwrap().tokens, None);
+        c.options.store.save(newer.clone(), Expected::Revision(record.revision)).await.unwrap();
+        // Rejecting "older" (the record as read before) must not remove "newer".
+        c.save_tokens(&record, None).await.unwrap();
+        let stored = c.credentials().await.unwrap().unwrap();
+        assert_eq!(stored.tokens, newer.tokens);
+        c.save_tokens(&stored, None).await.unwrap();
+        assert_eq!(c.credentials().await.unwrap().unwrap().tokens, None);
     }
 
     #[test]

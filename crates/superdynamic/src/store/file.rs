@@ -2,7 +2,12 @@
 //! fsync, rename, fsync the directory), with a sidecar lock file serializing read-modify-write cycles across
 //! processes (the rename replaces the store's inode, so the lock cannot live on the store itself).
 
-use super::{FORMAT_VERSION, StoreData, StoreError};
+use super::{
+    CredentialKey, CredentialRecord, CredentialStore, Expected, FORMAT_VERSION, Saved, StoreData, StoreError,
+    StoreFuture, StoreLock,
+};
+use crate::resource::ResourceUri;
+use crate::transport::Generation;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,12 +56,10 @@ impl FileStore {
 
     /// Reads the store; a missing file is an empty store. A file others can read is made private (with a
     /// warning), a corrupt one is reported and never overwritten.
-    pub fn load(&self) -> Result<StoreData, StoreError> {
+    pub fn read_document(&self) -> Result<StoreData, StoreError> {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(StoreData { version: FORMAT_VERSION, ..StoreData::default() });
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreData::default()),
             Err(source) => {
                 return Err(StoreError::Io { action: "read", path: self.path.clone(), source });
             }
@@ -73,8 +76,8 @@ impl FileStore {
     /// Read-modify-write under the lock: `change` sees the current contents and returns its result; the
     /// store is written only when `change` returns `Ok`.
     pub fn update<T, E: From<StoreError>>(&self, change: impl FnOnce(&mut StoreData) -> Result<T, E>) -> Result<T, E> {
-        let _lock = self.lock()?;
-        let mut data = self.load()?;
+        let _lock = self.lock_document()?;
+        let mut data = self.read_document()?;
         let before = data.clone();
         let out = change(&mut data)?;
         if data != before {
@@ -93,7 +96,7 @@ impl FileStore {
         Ok(())
     }
 
-    fn lock(&self) -> Result<File, StoreError> {
+    fn lock_document(&self) -> Result<File, StoreError> {
         self.ensure_dir()?;
         let path = self.lock_path();
         let file = open_private(&path, false).map_err(|source| StoreError::Io {
@@ -109,7 +112,8 @@ impl FileStore {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError::LockTimeout { path, seconds: LOCK_WAIT.as_secs() });
+                    let what = path.display().to_string();
+                    return Err(StoreError::LockTimeout { what, seconds: LOCK_WAIT.as_secs() });
                 }
                 Err(fs::TryLockError::Error(source)) => {
                     return Err(StoreError::Io { action: "lock", path, source });
@@ -157,7 +161,7 @@ impl FileStore {
 }
 
 /// Creates `dir` (and its parents) readable by the owner only (0700 on Unix).
-pub(super) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -178,13 +182,74 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
     options.open(path)
 }
 
+impl FileStore {
+    /// Runs blocking file work (fsync takes milliseconds) off the async runtime's workers.
+    fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&FileStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'static, T> {
+        let store = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || work(&store)).await.map_err(|e| StoreError::Task(e.to_string()))?
+        })
+    }
+}
+
+impl CredentialStore for FileStore {
+    fn load<'a>(&'a self, profile: &'a str, server: &'a ResourceUri) -> StoreFuture<'a, Vec<CredentialRecord>> {
+        let (profile, server) = (profile.to_owned(), server.clone());
+        self.blocking(move |s| Ok(s.read_document()?.records(&profile, &server)))
+    }
+
+    fn list<'a>(&'a self, profile: Option<&'a str>) -> StoreFuture<'a, Vec<CredentialRecord>> {
+        let profile = profile.map(str::to_owned);
+        self.blocking(move |s| Ok(s.read_document()?.list(profile.as_deref())))
+    }
+
+    fn save(&self, record: CredentialRecord, expected: Expected) -> StoreFuture<'_, Saved> {
+        self.blocking(move |s| s.update(|data| Ok::<_, StoreError>(data.save(record, expected))))
+    }
+
+    fn delete<'a>(&'a self, key: &'a CredentialKey, expected: Expected) -> StoreFuture<'a, bool> {
+        let key = key.clone();
+        self.blocking(move |s| s.update(|data| Ok::<_, StoreError>(data.delete(&key, expected))))
+    }
+
+    fn lock<'a>(&'a self, name: &'a str, wait: Duration) -> StoreFuture<'a, StoreLock> {
+        Box::pin(async move { Ok(StoreLock::new(self.lock_named(name, wait).await?)) })
+    }
+
+    fn try_lock<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<StoreLock>> {
+        Box::pin(async move { Ok(self.try_lock_named(name)?.map(StoreLock::new)) })
+    }
+
+    fn generation<'a>(&'a self, server: &'a ResourceUri) -> StoreFuture<'a, Option<Generation>> {
+        let server = server.to_string();
+        self.blocking(move |s| Ok(s.read_document()?.generations.get(&server).copied()))
+    }
+
+    fn remember_generation<'a>(&'a self, server: &'a ResourceUri, generation: Generation) -> StoreFuture<'a, ()> {
+        let server = server.clone();
+        self.blocking(move |s| {
+            s.update(|data| {
+                data.remember_generation(&server, generation);
+                Ok::<_, StoreError>(())
+            })
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::discovery::AuthorizationServerMetadata;
     use crate::resource::{Issuer, ResourceUri};
     use crate::secret::AccessToken;
-    use crate::store::CredentialRecord;
+    use crate::store::{CredentialRecord, Expected};
     use crate::token::TokenSet;
 
     fn record(updated_at: u64, token: &str) -> CredentialRecord {
@@ -205,6 +270,7 @@ mod tests {
                 obtained_at: 1,
             }),
             updated_at,
+            revision: 0,
         }
     }
 
@@ -212,14 +278,14 @@ mod tests {
     fn round_trip_with_private_permissions() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().join("sub/credentials.json"));
-        assert!(store.load().unwrap().credentials.is_empty());
+        assert!(store.read_document().unwrap().credentials.is_empty());
         store
             .update(|d| {
-                d.upsert(record(1, "tok-1"));
+                d.save(record(1, "tok-1"), Expected::Any);
                 Ok::<_, StoreError>(())
             })
             .unwrap();
-        let data = store.load().unwrap();
+        let data = store.read_document().unwrap();
         assert_eq!(data.credentials.len(), 1);
         assert_eq!(data.credentials[0].tokens.as_ref().unwrap().access_token.secret(), "tok-1");
         #[cfg(unix)]
@@ -230,19 +296,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn upsert_replaces_the_same_issuer_only() {
-        let mut data = StoreData::default();
-        data.upsert(record(1, "a"));
-        data.upsert(record(2, "b"));
-        assert_eq!(data.credentials.len(), 1);
-        let mut other = record(3, "c");
-        other.issuer = Issuer::new("http://127.0.0.1:9/other");
-        data.upsert(other);
-        assert_eq!(data.credentials.len(), 2);
-        let server = ResourceUri::parse("http://127.0.0.1:9/mcp").unwrap();
-        assert_eq!(data.current("default", &server).unwrap().updated_at, 3);
-        assert!(data.current("work", &server).is_none());
+    #[tokio::test]
+    async fn meets_the_store_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::store::contract::exercise(&FileStore::new(dir.path().join("credentials.json"))).await;
+    }
+
+    #[tokio::test]
+    async fn two_handles_on_one_file_see_each_others_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.json");
+        crate::store::contract::shared(&FileStore::new(&path), &FileStore::new(&path)).await;
     }
 
     #[test]
@@ -251,11 +315,11 @@ mod tests {
         let path = dir.path().join("credentials.json");
         fs::write(&path, b"{ not json").unwrap();
         let store = FileStore::new(&path);
-        let err = store.load().unwrap_err();
+        let err = store.read_document().unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }));
         assert!(err.to_string().contains("left untouched"), "{err}");
         let result = store.update(|d| {
-            d.upsert(record(1, "x"));
+            d.save(record(1, "x"), Expected::Any);
             Ok::<_, StoreError>(())
         });
         assert!(result.is_err());
@@ -270,12 +334,12 @@ mod tests {
         let store = FileStore::new(dir.path().join("credentials.json"));
         store
             .update(|d| {
-                d.upsert(record(1, "x"));
+                d.save(record(1, "x"), Expected::Any);
                 Ok::<_, StoreError>(())
             })
             .unwrap();
         fs::set_permissions(store.path(), fs::Permissions::from_mode(0o644)).unwrap();
-        store.load().unwrap();
+        store.read_document().unwrap();
         assert_eq!(fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

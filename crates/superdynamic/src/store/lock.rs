@@ -58,7 +58,7 @@ impl FileStore {
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError::LockTimeout { path, seconds: wait.as_secs() });
+                    return Err(StoreError::LockTimeout { what: path.display().to_string(), seconds: wait.as_secs() });
                 }
                 Err(fs::TryLockError::Error(source)) => return Err(StoreError::Io { action: "lock", path, source }),
             }

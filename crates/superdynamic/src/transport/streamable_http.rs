@@ -266,6 +266,15 @@ impl StreamableHttp {
         self.lock_era().confirmed
     }
 
+    /// Starts from `generation` (one a store remembered for this server) unless an answer or an earlier hint
+    /// already settled it; the same as [`TransportOptions::generation_hint`], after construction.
+    pub fn assume_generation(&self, generation: Generation) {
+        let mut era = self.lock_era();
+        if era.confirmed.is_none() && era.assumed.is_none() {
+            era.assumed = Some(generation);
+        }
+    }
+
     /// The protocol version in use: `2026-07-28` once the modern generation is confirmed, the session's version
     /// once `initialize` has run, `None` before.
     pub fn protocol_version(&self) -> Option<String> {
