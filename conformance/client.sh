@@ -53,7 +53,8 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 143' TERM INT
 # Do not let the caller's environment leak credentials or a profile into the run.
-unset SUPERDYNAMIC_CLIENT_ID SUPERDYNAMIC_CLIENT_SECRET SUPERDYNAMIC_PROFILE SUPERDYNAMIC_STORE
+unset SUPERDYNAMIC_CLIENT_ID SUPERDYNAMIC_CLIENT_SECRET SUPERDYNAMIC_PROFILE SUPERDYNAMIC_DATABASE_URL
+export SUPERDYNAMIC_STORE=file
 export SUPERDYNAMIC_STORE_PATH="$tmp/credentials.json"
 
 # Each invocation is bounded; the suite's own timeout only kills the shell.

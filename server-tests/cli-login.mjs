@@ -64,6 +64,7 @@ try {
     const result = await run(cliBin, ['login', mcp, '--auth-timeout', '45'], {
       BROWSER: join(here, 'browser.sh'),
       SUPERDYNAMIC_TEST_DECISION: decision,
+      SUPERDYNAMIC_STORE: 'file',
       SUPERDYNAMIC_STORE_PATH: join(dir, `${decision}.json`),
     });
     const output = result.stdout + result.stderr;

@@ -6,3 +6,4 @@ mod common;
 mod lifecycle;
 mod proxy;
 mod store_kill;
+mod stores;

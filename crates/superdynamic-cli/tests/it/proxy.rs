@@ -33,6 +33,7 @@ impl Host {
             .arg("proxy")
             .args(args)
             .env("SUPERDYNAMIC_STORE_PATH", store)
+            .env("SUPERDYNAMIC_STORE", "file")
             .env_remove("RUST_LOG")
             .env_remove("BROWSER")
             .stdin(Stdio::piped())

@@ -38,6 +38,7 @@ async fn the_store_is_always_readable_after_a_kill_mid_write() {
         let mut child = tokio::process::Command::new(bin)
             .args(&args)
             .env("SUPERDYNAMIC_STORE_PATH", env.store())
+            .env("SUPERDYNAMIC_STORE", "file")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)

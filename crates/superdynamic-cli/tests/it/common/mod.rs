@@ -76,14 +76,22 @@ impl Run {
     }
 }
 
+/// Runs the CLI with the file store at `store` (so a developer's keychain is never touched).
 pub async fn run_with_store(store: &Path, args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_superdynamic"))
-        .args(args)
-        .env("SUPERDYNAMIC_STORE_PATH", store)
-        .env_remove("RUST_LOG")
-        .env_remove("BROWSER")
-        .kill_on_drop(true)
-        .output();
+    run_with(store, args, &[("SUPERDYNAMIC_STORE", Some("file"))]).await
+}
+
+/// Runs the CLI with `store` as the store path and `env` set (`None` removes a variable).
+pub async fn run_with(store: &Path, args: &[&str], env: &[(&str, Option<&str>)]) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_superdynamic"));
+    command.args(args).env("SUPERDYNAMIC_STORE_PATH", store).env_remove("RUST_LOG").env_remove("BROWSER");
+    for (name, value) in env {
+        match value {
+            Some(v) => command.env(name, v),
+            None => command.env_remove(name),
+        };
+    }
+    let output = command.kill_on_drop(true).output();
     Run::from(tokio::time::timeout(Duration::from_secs(60), output).await.expect("CLI finished").unwrap())
 }
 
@@ -134,6 +142,7 @@ impl Interactive {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_superdynamic"))
             .args(args)
             .env("SUPERDYNAMIC_STORE_PATH", store)
+            .env("SUPERDYNAMIC_STORE", "file")
             .env_remove("RUST_LOG")
             .env_remove("BROWSER")
             .stdin(std::process::Stdio::piped())

@@ -1,0 +1,130 @@
+//! Where credentials live, through the CLI: profiles, the keychain default and its fallback, and the PostgreSQL
+//! store shared by processes that share nothing else.
+
+use crate::common::{Env, run_with};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profiles_keep_separate_registrations_and_tokens_on_one_server() {
+    let env = Env::start().await;
+    env.run(&["login", &env.url(), "--auto-authorize"]).await.ok();
+    env.run(&["login", &env.url(), "--auto-authorize", "--profile", "work"]).await.ok();
+    let stored = env.stored();
+    let records = stored["credentials"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{stored}");
+    let by = |p: &str| records.iter().find(|r| r["profile"] == p).unwrap().clone();
+    let (default, work) = (by("default"), by("work"));
+    assert_ne!(default["registration"]["client_id"], work["registration"]["client_id"], "a registration per profile");
+    assert_ne!(default["tokens"]["access_token"], work["tokens"]["access_token"]);
+
+    let run = env.run(&["clients"]).await;
+    run.ok();
+    assert!(run.stdout.contains("[default]") && run.stdout.contains("[work]"), "{}", run.stdout);
+    let run = env.run(&["clients", "--json"]).await;
+    let listed: Value = serde_json::from_str(&run.stdout).unwrap();
+    let profiles: Vec<&str> =
+        listed["credentials"].as_array().unwrap().iter().map(|r| r["profile"].as_str().unwrap()).collect();
+    assert_eq!(profiles.len(), 2, "{listed}");
+
+    // Signing out of one profile leaves the other signed in.
+    env.run(&["logout", &env.url(), "--profile", "work"]).await.ok();
+    env.run(&["tools", &env.url(), "--non-interactive"]).await.ok();
+    let run = env.run(&["tools", &env.url(), "--non-interactive", "--profile", "work"]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    env.stop().await;
+}
+
+/// A Linux or BSD machine without a session D-Bus has no keychain: the default store says so once and uses the
+/// file; `--store keyring` fails with instructions instead.
+#[cfg(all(unix, not(target_os = "macos")))]
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_keychain_the_default_falls_back_to_the_file_and_says_so_once() {
+    let env = Env::start().await;
+    let no_keychain = [
+        ("SUPERDYNAMIC_STORE", None),
+        ("DBUS_SESSION_BUS_ADDRESS", Some("unix:path=/nonexistent/superdynamic-test-bus")),
+    ];
+    let first = run_with(&env.store(), &["login", &env.url(), "--auto-authorize"], &no_keychain).await;
+    first.ok();
+    assert!(first.stderr.contains("No OS keychain is reachable here"), "{}", first.stderr);
+    assert!(first.stderr.contains("This note is shown once"), "{}", first.stderr);
+    assert!(env.stored()["credentials"][0]["tokens"]["access_token"].is_string(), "the file store has the tokens");
+
+    let second = run_with(&env.store(), &["tools", &env.url(), "--non-interactive"], &no_keychain).await;
+    second.ok();
+    assert!(!second.stderr.contains("note:"), "said only once: {}", second.stderr);
+
+    let mut explicit = no_keychain.to_vec();
+    explicit[0] = ("SUPERDYNAMIC_STORE", Some("keyring"));
+    let run = run_with(&env.store(), &["tools", &env.url(), "--non-interactive"], &explicit).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("--store keyring: the OS keychain connection failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("Use --store file, or start a Secret Service"), "{}", run.stderr);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_without_a_database_url_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_with(
+        &dir.path().join("c.json"),
+        &["clients", "--store", "postgres"],
+        &[("SUPERDYNAMIC_DATABASE_URL", None)],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--store postgres needs the database"), "{}", run.stderr);
+}
+
+/// Two "machines" (separate config directories) sharing only the database: one signs in, the other uses the
+/// tokens; tenants (profiles) are isolated, and the listing shows one tenant and no secret.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_store_is_shared_across_machines_and_isolated_per_tenant() {
+    let Some(url) = std::env::var("SUPERDYNAMIC_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("skipped: set SUPERDYNAMIC_TEST_DATABASE_URL (or run `.ci/with-postgres cargo test`)");
+        return;
+    };
+    let env = Env::start().await;
+    let tenant = format!("tenant-{}-{}", std::process::id(), superdynamic::token::now_unix());
+    let other = format!("{tenant}-other");
+    let db = [("SUPERDYNAMIC_STORE", Some("postgres")), ("SUPERDYNAMIC_DATABASE_URL", Some(url.as_str()))];
+    let (machine_a, machine_b) = (env.dir.path().join("a/credentials.json"), env.dir.path().join("b/credentials.json"));
+
+    let login = run_with(&machine_a, &["login", &env.url(), "--auto-authorize", "--profile", &tenant], &db).await;
+    login.ok();
+    let call = run_with(
+        &machine_b,
+        &[
+            "call",
+            &env.url(),
+            "get_weather",
+            "--args",
+            r#"{"location":"Lima"}"#,
+            "--non-interactive",
+            "--profile",
+            &tenant,
+        ],
+        &db,
+    )
+    .await;
+    call.ok();
+    assert!(call.stdout.contains("Lima"), "{}", call.stdout);
+    assert!(!machine_b.exists(), "machine b kept nothing locally");
+
+    let isolated = run_with(&machine_b, &["tools", &env.url(), "--non-interactive", "--profile", &other], &db).await;
+    assert_eq!(isolated.code, 3, "another tenant is not signed in: {}", isolated.stderr);
+
+    let listing = run_with(&machine_b, &["clients", "--json", "--profile", &tenant], &db).await;
+    listing.ok();
+    let listed: Value = serde_json::from_str(&listing.stdout).unwrap();
+    let rows = listed["credentials"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{listed}");
+    assert_eq!(rows[0]["profile"], tenant.as_str());
+    assert!(listed["store"].as_str().unwrap().starts_with("PostgreSQL "), "{listed}");
+    assert!(!listing.stdout.contains("access_token") && !listing.stdout.contains("refresh_token"));
+
+    run_with(&machine_a, &["logout", &env.url(), "--profile", &tenant], &db).await.ok();
+    let after = run_with(&machine_b, &["tools", &env.url(), "--non-interactive", "--profile", &tenant], &db).await;
+    assert_eq!(after.code, 3, "signed out everywhere: {}", after.stderr);
+    env.stop().await;
+}
