@@ -58,7 +58,7 @@ fn init_logging(verbose: u8, file: Option<std::fs::File>) {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_file = match &cli.command {

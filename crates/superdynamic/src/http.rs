@@ -94,10 +94,11 @@ fn find_source<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 's
     false
 }
 
-/// The common settings: rustls with the ring provider, a user agent, connect and read timeouts.
+/// The common settings: rustls with the ring provider and the platform verifier ([`crate::tls`]), a user agent,
+/// connect and read timeouts.
 fn builder(timeout: Duration) -> reqwest::ClientBuilder {
-    install_crypto_provider();
     reqwest::Client::builder()
+        .tls_backend_preconfigured(rustls::ClientConfig::clone(&crate::tls::client_config()))
         .user_agent(concat!("superdynamic/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .read_timeout(timeout)

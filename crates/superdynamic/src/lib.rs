@@ -29,6 +29,7 @@ pub mod resource;
 pub mod secret;
 pub mod ssrf;
 pub mod store;
+pub mod tls;
 pub mod token;
 pub mod transport;
 

@@ -7,3 +7,4 @@ mod lifecycle;
 mod proxy;
 mod store_kill;
 mod stores;
+mod tls;

@@ -70,15 +70,9 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        crate::http::install_crypto_provider();
-        let tls_config = {
-            use rustls_platform_verifier::ConfigVerifierExt;
-            rustls::ClientConfig::with_platform_verifier().map_err(|e| StoreError::Postgres {
-                target: target_of(&config),
-                action: "TLS setup",
-                detail: e.to_string(),
-            })?
-        };
+        // The shared TLS settings (platform verifier), without HTTP's ALPN: PostgreSQL 17 refuses other protocols.
+        let mut tls_config = rustls::ClientConfig::clone(&crate::tls::client_config());
+        tls_config.alpn_protocols.clear();
         let inner = Inner {
             target: target_of(&config),
             config,
