@@ -128,3 +128,56 @@ async fn postgres_store_is_shared_across_machines_and_isolated_per_tenant() {
     assert_eq!(after.code, 3, "signed out everywhere: {}", after.stderr);
     env.stop().await;
 }
+
+/// The keychain store against a real Secret Service: gnome-keyring in a private D-Bus session (CI installs
+/// both; skipped with a notice where they are missing). Secrets go to the keychain, never to a file.
+#[cfg(all(unix, not(target_os = "macos")))]
+#[tokio::test(flavor = "multi_thread")]
+async fn keychain_store_with_a_real_secret_service() {
+    let found = |tool: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join(tool).exists())
+    };
+    if !found("dbus-run-session") || !found("gnome-keyring-daemon") {
+        eprintln!("skipped: needs dbus-run-session and gnome-keyring-daemon (Debian: dbus, gnome-keyring)");
+        return;
+    }
+    let env = Env::start().await;
+    let home = env.dir.path().join("home");
+    let runtime = env.dir.path().join("runtime");
+    for dir in [&home, &runtime] {
+        std::fs::create_dir_all(dir).unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    // A fresh login keyring unlocked with a throwaway password, then the CLI with the default store.
+    let script = r#"
+        eval "$(printf test | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
+        "$SD" login "$URL" --auto-authorize >/dev/null 2>&1 || exit 11
+        "$SD" call "$URL" get_weather --args '{"location":"Oslo"}' --non-interactive || exit 12
+        "$SD" clients --json || exit 13
+        "$SD" refresh "$URL" >/dev/null || exit 14
+        "$SD" call "$URL" get_weather --args '{"location":"Rome"}' --non-interactive || exit 15
+    "#;
+    let output = tokio::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", script])
+        .env("SD", env!("CARGO_BIN_EXE_superdynamic"))
+        .env("URL", env.url())
+        .env("SUPERDYNAMIC_STORE_PATH", env.store())
+        .env_remove("SUPERDYNAMIC_STORE")
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output).await.unwrap().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status.code());
+    assert!(stdout.contains("Oslo") && stdout.contains("Rome"), "{stdout}");
+    assert!(stdout.contains("\"store\":\"the OS keychain (Secret Service"), "{stdout}");
+    assert!(!env.store().exists(), "nothing in the file store");
+    let index = std::fs::read_to_string(env.store().with_extension("keyring.json")).unwrap();
+    let record: Value = serde_json::from_str(&index).unwrap();
+    let tokens = &record["credentials"][0]["tokens"];
+    assert_eq!((tokens["access_token"].as_str(), tokens["refresh_token"].as_str()), (Some(""), Some("")), "{index}");
+    env.stop().await;
+}
