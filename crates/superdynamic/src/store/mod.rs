@@ -55,8 +55,8 @@ pub enum StoreError {
     #[error("could not {action} {path}: {source}")]
     Io { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error(
-        "another superdynamic process has held the store lock {what} for over {seconds} s; try again, or, if no \
-         other process is running, remove the lock ({what})"
+        "another superdynamic process has held the store lock {what} for over {seconds} s; try again (a lock is \
+         released as soon as the process holding it finishes or dies)"
     )]
     LockTimeout { what: String, seconds: u64 },
     #[error("no home directory to keep credentials in; set --store-path or SUPERDYNAMIC_STORE_PATH")]
