@@ -21,8 +21,6 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     }
     let mut options = ClientOptions::new(crate::store::open(global)?);
     options.profile = global.profile.clone();
-    // One command, one exchange: no background stream for server messages (the proxy turns it back on).
-    options.server_stream = false;
     options.authorization_mode = if global.device {
         AuthorizationMode::Device
     } else if global.auto_authorize {

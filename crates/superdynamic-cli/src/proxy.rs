@@ -22,7 +22,6 @@ pub async fn run(global: &GlobalArgs, args: &Args) -> Result<(), Failure> {
         )));
     }
     let mut options = options(global)?;
-    options.server_stream = true; // relays list changes and server requests to the host at any time
     // stdin is the host's JSON-RPC channel: never read a pasted redirect from it.
     options.paste_redirect = false;
     options.handler = None;

@@ -152,10 +152,6 @@ pub struct ClientOptions {
     pub headers: reqwest::header::HeaderMap,
     /// The RFC 8707 `resource` parameter of authorization and token requests.
     pub resource: ResourceParameter,
-    /// Initialize-generation sessions: keep a GET stream open for server messages not tied to a request (list
-    /// changes, server-initiated requests). A one-shot program (a single tool call) can turn it off and save a
-    /// request and a connection. Default on.
-    pub server_stream: bool,
     /// Let a public MCP server's discovery reach private, loopback and link-local addresses (never the cloud
     /// metadata service). Off by default: see [`crate::ssrf`]. For private deployments you trust.
     pub allow_private_network: bool,
@@ -202,7 +198,6 @@ impl ClientOptions {
             generation: None,
             headers: reqwest::header::HeaderMap::new(),
             resource: ResourceParameter::Discovered,
-            server_stream: true,
             allow_private_network: false,
             address_classifier: None,
         }
@@ -264,7 +259,6 @@ impl McpClient {
                 request_timeout: options.request_timeout,
                 generation_hint: remembered,
                 extra_headers: options.headers.clone(),
-                server_stream: options.server_stream,
                 ..TransportOptions::default()
             },
         );
