@@ -15,7 +15,8 @@
 //!   verification pages (RFC 8628), `/consents`, `/jwks.json` (rotating
 //!   ES256 keys), and `/` (a page about the server);
 //! - resource server: RFC 9728 metadata and `/mcp` (Streamable HTTP via
-//!   rmcp) behind bearer-token checks, with four demo tools. `/mcp` speaks
+//!   rmcp; a plain `tools/call` is answered directly, with the same result)
+//!   behind bearer-token checks, with four demo tools. `/mcp` speaks
 //!   both MCP generations: the 2025-11-25 `initialize`/session lifecycle and
 //!   the stateless 2026-07-28 one (per-request `_meta`, `server/discover`).
 //!   With [`ServerConfig::no_auth`] (loopback only) it skips OAuth, for
@@ -45,10 +46,13 @@ mod client_auth;
 mod config;
 mod consent;
 mod device;
+mod direct_call;
 mod fetch;
 mod introspection;
 mod jwt;
 mod keys;
+mod mcp_endpoint;
+mod mcp_sessions;
 mod metadata;
 mod pages;
 mod pkce;
@@ -66,6 +70,7 @@ mod tls;
 mod token;
 mod tools;
 mod users;
+mod verified_tokens;
 
 pub use config::{Database, ServerConfig, TlsFiles};
 pub use rate_limit::RateLimit;

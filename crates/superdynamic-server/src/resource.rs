@@ -1,5 +1,5 @@
-//! The resource-server side of `/mcp`: bearer token checks in front of rmcp
-//! (RFC 6750, RFC 9068 §4, MCP authorization §Access Token Usage).
+//! The resource-server side of `/mcp`: the bearer token checks ([`crate::mcp_endpoint`] applies them before a
+//! request reaches a tool; RFC 6750, RFC 9068 §4, MCP authorization §Access Token Usage).
 //!
 //! Decisions:
 //! - no `Authorization`, or a non-Bearer scheme → 401 without `error`
@@ -10,27 +10,24 @@
 //!   (RFC 7009, by `jti`) → 401 `invalid_token`;
 //! - `tools/call` of a tool whose scope the token lacks → 403 `insufficient_scope`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::jwt::{AccessClaims, TokenVerifier};
 use crate::revocation::RevokedAccessTokens;
 use crate::scope::DEFAULT_SCOPE;
+use crate::verified_tokens::VerifiedTokens;
 
 /// The subject tools see when the server runs with `no_auth`.
 pub const ANONYMOUS_SUBJECT: &str = "anonymous";
 
 /// Largest JSON-RPC message accepted on `/mcp`.
 pub const MAX_MCP_BODY: usize = 1024 * 1024;
-const SESSION_HEADER: &str = "mcp-session-id";
 
 pub struct ResourceState {
     pub issuer: String,
@@ -38,12 +35,10 @@ pub struct ResourceState {
     pub resource: String,
     /// Where the RFC 9728 document lives, for `resource_metadata=`.
     pub resource_metadata_url: String,
-    pub verifier: TokenVerifier,
+    /// Access token verification, remembering tokens already verified.
+    tokens: VerifiedTokens,
     /// Access tokens revoked at `/revoke` (shared with the authorization server).
     revoked: Arc<RevokedAccessTokens>,
-    /// MCP session id → subject that created it (SBP §Session Hijacking:
-    /// a session is only usable with tokens of the same user).
-    sessions: Mutex<HashMap<String, String>>,
 }
 
 impl ResourceState {
@@ -54,13 +49,14 @@ impl ResourceState {
         verifier: TokenVerifier,
         revoked: Arc<RevokedAccessTokens>,
     ) -> Self {
-        Self { issuer, resource, resource_metadata_url, verifier, revoked, sessions: Mutex::new(HashMap::new()) }
+        let tokens = VerifiedTokens::new(verifier, &resource, crate::verified_tokens::DEFAULT_CAPACITY);
+        Self { issuer, resource, resource_metadata_url, tokens, revoked }
     }
 }
 
 /// Why a request is turned away before it reaches the MCP server.
 #[derive(Debug, thiserror::Error)]
-enum Rejection {
+pub enum Rejection {
     #[error("this resource requires a bearer access token")]
     NoToken,
     #[error("{0}")]
@@ -85,6 +81,12 @@ fn quoted(value: &str) -> String {
 }
 
 impl Rejection {
+    /// The answer (logged: the reason only, never the token).
+    pub fn reject(self, rs: &ResourceState) -> Response {
+        tracing::info!(reason = %self, "rejected an MCP request");
+        self.into_response(rs)
+    }
+
     fn into_response(self, rs: &ResourceState) -> Response {
         let meta = quoted(&rs.resource_metadata_url);
         let description = quoted(&self.to_string());
@@ -161,74 +163,42 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
 
 /// The scope a JSON-RPC message needs beyond a valid token, if any: only
 /// `tools/call` of a scoped tool. Batches (2025-03-26) are checked per entry.
-fn missing_scope(message: &Value, claims: &AccessClaims) -> Option<(String, &'static str)> {
+pub fn missing_scope(message: &Value, claims: &AccessClaims) -> Option<Rejection> {
     match message {
         Value::Array(items) => items.iter().find_map(|m| missing_scope(m, claims)),
         Value::Object(obj) if obj.get("method").and_then(Value::as_str) == Some("tools/call") => {
             let tool = obj.get("params")?.get("name")?.as_str()?;
-            let scope = crate::tools::required_scope(tool)?;
-            (!claims.has_scope(scope)).then(|| (tool.to_owned(), scope))
+            missing_tool_scope(tool, claims)
         }
         _ => None,
     }
 }
 
-/// Axum middleware guarding `/mcp`. Valid claims are put in the request
-/// extensions, which rmcp hands to tool handlers inside `http::request::Parts`.
-pub async fn require_bearer(State(rs): State<Arc<ResourceState>>, request: Request, next: Next) -> Response {
-    match check(&rs, request).await {
-        Ok((request, claims)) => {
-            let is_delete = request.method() == Method::DELETE;
-            let session = request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let response = next.run(request).await;
-            remember_session(&rs, &response, session, is_delete, &claims);
-            response
-        }
-        Err(rejection) => {
-            tracing::info!(reason = %rejection, "rejected an MCP request");
-            rejection.into_response(&rs)
-        }
-    }
+/// RFC 6750 §3.1 `insufficient_scope` when the token lacks the scope `tool` needs.
+pub fn missing_tool_scope(tool: &str, claims: &AccessClaims) -> Option<Rejection> {
+    let scope = crate::tools::required_scope(tool)?;
+    (!claims.has_scope(scope)).then(|| Rejection::InsufficientScope { tool: tool.to_owned(), scope })
 }
 
-async fn check(rs: &ResourceState, request: Request) -> Result<(Request, AccessClaims), Rejection> {
-    let (mut parts, body) = request.into_parts();
+/// The bearer check of every `/mcp` request (RFC 6750 §2.1, RFC 9068 §4): the token's claims, once its
+/// signature, `typ`, issuer, audience and expiry hold (or held for this exact token before, see
+/// [`VerifiedTokens`]: expiry and audience are checked again) and it is not revoked (RFC 7009).
+pub fn authenticate(rs: &ResourceState, parts: &Parts) -> Result<Arc<AccessClaims>, Rejection> {
     // RFC 6750 §2.3 query tokens are not supported (and MCP forbids them).
     if parts.uri.query().is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token="))) {
         return Err(Rejection::Malformed("access tokens are accepted only in the Authorization header"));
     }
     let token = bearer_token(&parts.headers)?;
-    let claims = rs.verifier.verify(token).map_err(|e| Rejection::InvalidToken(e.to_string()))?;
+    let claims = rs.tokens.verify(token, crate::storage::now()).map_err(|e| Rejection::InvalidToken(e.to_string()))?;
     if rs.revoked.contains(&claims.jti) {
         return Err(Rejection::InvalidToken("the token has been revoked".into()));
     }
-
-    if let Some(session) = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        let owner = rs.sessions.lock().ok().and_then(|s| s.get(session).cloned());
-        if owner.is_some_and(|sub| sub != claims.sub) {
-            return Err(Rejection::ForeignSession);
-        }
-    }
-
-    let body = if parts.method == Method::POST {
-        let bytes: Bytes = axum::body::to_bytes(body, MAX_MCP_BODY).await.map_err(|_| Rejection::TooLarge)?;
-        // Unparseable JSON is left to rmcp, which answers with a JSON-RPC parse error.
-        if let Ok(message) = serde_json::from_slice::<Value>(&bytes)
-            && let Some((tool, scope)) = missing_scope(&message, &claims)
-        {
-            return Err(Rejection::InsufficientScope { tool, scope });
-        }
-        Body::from(bytes)
-    } else {
-        body
-    };
-    parts.extensions.insert(claims.clone());
-    Ok((Request::from_parts(parts, body), claims))
+    Ok(claims)
 }
 
 /// The claims tools see in `no_auth` mode: a fixed anonymous subject with
 /// every resource scope, never expiring (`exp` 0 stands for "no token").
-fn anonymous_claims(rs: &ResourceState) -> AccessClaims {
+pub fn anonymous_claims(rs: &ResourceState) -> AccessClaims {
     AccessClaims {
         iss: rs.issuer.clone(),
         sub: ANONYMOUS_SUBJECT.to_owned(),
@@ -238,38 +208,6 @@ fn anonymous_claims(rs: &ResourceState) -> AccessClaims {
         jti: String::new(),
         client_id: ANONYMOUS_SUBJECT.to_owned(),
         scope: crate::scope::RESOURCE_SCOPES.join(" "),
-    }
-}
-
-/// Axum middleware used instead of [`require_bearer`] when the server runs
-/// with `no_auth` (loopback only): no token is needed, and tools see
-/// [`anonymous_claims`].
-pub async fn allow_anonymous(State(rs): State<Arc<ResourceState>>, mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(anonymous_claims(&rs));
-    next.run(request).await
-}
-
-/// Binds a new session to the token's subject; forgets it when deleted.
-fn remember_session(
-    rs: &ResourceState,
-    response: &Response,
-    request_session: Option<String>,
-    is_delete: bool,
-    claims: &AccessClaims,
-) {
-    let Ok(mut sessions) = rs.sessions.lock() else {
-        return;
-    };
-    match request_session {
-        Some(id) if is_delete && response.status().is_success() => {
-            sessions.remove(&id);
-        }
-        Some(_) => {}
-        None => {
-            if let Some(id) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-                sessions.insert(id.to_owned(), claims.sub.clone());
-            }
-        }
     }
 }
 

@@ -10,7 +10,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
+use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -23,6 +24,8 @@ use url::Url;
 use crate::config::{Database, ServerConfig};
 use crate::jwt::TokenVerifier;
 use crate::keys::{KeyError, KeyRing, SigningKey};
+use crate::mcp_endpoint::McpEndpoint;
+use crate::mcp_sessions::McpSessions;
 use crate::resource::{MAX_MCP_BODY, ResourceState};
 use crate::revocation::RevokedAccessTokens;
 use crate::storage::{StorageError, Store};
@@ -133,26 +136,18 @@ async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// The resource server: RFC 9728 metadata and the bearer-protected `/mcp`.
-/// With `no_auth`, `/mcp` is served without the bearer check (loopback only,
-/// checked in [`start`]).
-fn resource_server_router(
-    state: Arc<ResourceState>,
-    mcp: StreamableHttpService<McpTools, LocalSessionManager>,
-    no_auth: bool,
-) -> Router {
-    let mcp_route = Router::new().route_service("/mcp", mcp);
-    let guarded = if no_auth {
-        mcp_route.layer(axum::middleware::from_fn_with_state(state.clone(), crate::resource::allow_anonymous))
-    } else {
-        mcp_route.layer(axum::middleware::from_fn_with_state(state.clone(), crate::resource::require_bearer))
-    };
-    let protected = guarded.layer(RequestBodyLimitLayer::new(MAX_MCP_BODY));
+/// The resource server: RFC 9728 metadata and `/mcp` (bearer-protected unless `no_auth`, which [`start`]
+/// allows on loopback only).
+fn resource_server_router(state: Arc<ResourceState>, mcp: Arc<McpEndpoint>) -> Router {
+    let mcp_route = Router::new()
+        .route("/mcp", any(crate::mcp_endpoint::serve))
+        .with_state(mcp)
+        .layer(RequestBodyLimitLayer::new(MAX_MCP_BODY));
     Router::new()
         .route("/.well-known/oauth-protected-resource/mcp", get(crate::metadata::protected_resource))
         .route("/.well-known/oauth-protected-resource", get(crate::metadata::protected_resource))
         .with_state(state)
-        .merge(protected)
+        .merge(mcp_route)
 }
 
 /// A running server; stop it with [`RunningServer::shutdown`] (dropping it
@@ -166,7 +161,8 @@ pub struct RunningServer {
     stop_http: Vec<oneshot::Sender<()>>,
     stop_mcp: Option<Box<dyn FnOnce() + Send>>,
     serve_tasks: Vec<JoinHandle<()>>,
-    purge_task: JoinHandle<()>,
+    /// Periodic upkeep: purging expired grants, closing idle MCP sessions.
+    upkeep_tasks: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -215,7 +211,9 @@ impl RunningServer {
         for tx in self.stop_http.drain(..) {
             let _ = tx.send(());
         }
-        self.purge_task.abort();
+        for task in &self.upkeep_tasks {
+            task.abort();
+        }
     }
 
     /// Stops accepting connections, ends MCP sessions and waits (up to 5 s)
@@ -236,6 +234,23 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         self.signal_stop();
     }
+}
+
+/// Closes MCP sessions unused for [`crate::mcp_sessions::IDLE_TIMEOUT`] (checked every 30 s).
+fn session_sweep_task(sessions: Arc<McpSessions>, rmcp_sessions: Arc<LocalSessionManager>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            interval.tick().await;
+            let live: Vec<Arc<str>> = rmcp_sessions.sessions.read().await.keys().cloned().collect();
+            for id in sessions.sweep(&live, crate::mcp_sessions::IDLE_TIMEOUT) {
+                tracing::debug!(session = %id, "closing an idle MCP session");
+                if let Err(e) = rmcp_sessions.close_session(&id).await {
+                    tracing::warn!(error = %e, "closing an idle MCP session failed");
+                }
+            }
+        }
+    })
 }
 
 fn issuer_from(base: &Url) -> String {
@@ -452,18 +467,30 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // GET/DELETE that name 2026-07-28. `stateless_protocol_metadata_required`
     // stays off: it would reject legacy clients' requests.
     let mcp_config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(hosts)
+        .with_allowed_hosts(hosts.clone())
         .with_allowed_origins([rs_base.origin().ascii_serialization()])
         .with_max_request_body_bytes(MAX_MCP_BODY);
     let mcp_cancel = mcp_config.cancellation_token.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(McpTools::new(files.clone())),
-        Arc::new(LocalSessionManager::default()),
-        mcp_config,
-    );
+    // rmcp's idle timer only sees the requests rmcp serves, not the `tools/call` answered directly: the
+    // endpoint keeps the same five-minute rule instead (`session_sweep_task`).
+    let mut rmcp_sessions = LocalSessionManager::default();
+    rmcp_sessions.session_config.keep_alive = None;
+    let rmcp_sessions = Arc::new(rmcp_sessions);
+    let tools = McpTools::new(files);
+    let prototype = tools.clone();
+    let rmcp = StreamableHttpService::new(move || Ok(prototype.clone()), rmcp_sessions.clone(), mcp_config);
+    let sessions = Arc::new(McpSessions::default());
+    let anonymous = config.no_auth.then(|| Arc::new(crate::resource::anonymous_claims(&resource_state)));
+    let mcp = Arc::new(McpEndpoint {
+        rs: resource_state.clone(),
+        anonymous,
+        sessions: sessions.clone(),
+        direct: crate::direct_call::DirectCalls::new(tools, &hosts, rmcp_sessions.clone()),
+        rmcp,
+    });
 
     let as_router = authorization_server_router(auth_state.clone(), config.rate_limit);
-    let rs_router = resource_server_router(resource_state, mcp, config.no_auth);
+    let rs_router = resource_server_router(resource_state, mcp);
     let mut stop_http = Vec::new();
     let mut serve_tasks = Vec::new();
     let mut spawn = |listener: Bound, app: Router| {
@@ -509,6 +536,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         stop_http,
         stop_mcp: Some(Box::new(move || mcp_cancel.cancel())),
         serve_tasks,
-        purge_task,
+        upkeep_tasks: vec![purge_task, session_sweep_task(sessions, rmcp_sessions)],
     })
 }

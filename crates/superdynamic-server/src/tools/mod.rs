@@ -10,8 +10,9 @@ use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities};
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities};
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use serde::de::DeserializeOwned;
 
 pub use files::{FileError, FileRoot};
 
@@ -41,7 +42,8 @@ fn tool_error(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
 }
 
-/// One instance per MCP session; all state it needs is shared and read-only.
+/// One instance per MCP session (a clone of one built at start-up: building the tool router generates every
+/// input schema); all state it needs is shared and read-only.
 #[derive(Clone)]
 pub struct McpTools {
     files: Arc<FileRoot>,
@@ -52,6 +54,51 @@ impl McpTools {
     pub fn new(files: Arc<FileRoot>) -> Self {
         Self { files, tool_router: Self::tool_router() }
     }
+
+    /// Runs tool `name` for a `tools/call` answered without rmcp (`crate::direct_call`), with the same code
+    /// and the same argument deserialization as the `#[tool]` methods below. `None` when `name` is not one of
+    /// these tools or its arguments do not deserialize: rmcp then answers, with its own error.
+    pub fn call_directly(&self, name: &str, arguments: JsonObject, claims: &AccessClaims) -> Option<CallToolResult> {
+        fn args<T: DeserializeOwned>(arguments: JsonObject) -> Option<T> {
+            // As rmcp's `Parameters<T>`: absent arguments are an empty object.
+            serde_json::from_value(serde_json::Value::Object(arguments)).ok()
+        }
+        Some(match name {
+            "get_weather" => weather_result(&args(arguments)?),
+            "list_files" => self.list_result(&args(arguments)?),
+            "read_file" => self.read_result(&args(arguments)?),
+            // Takes no parameters: rmcp does not look at the arguments either.
+            "get_user_profile" => profile_result(claims),
+            _ => return None,
+        })
+    }
+
+    fn list_result(&self, args: &files::ListArgs) -> CallToolResult {
+        let path = args.path.as_deref().unwrap_or("");
+        match self.files.list(path) {
+            Ok(listing) => structured(listing.summary(), listing.to_json()),
+            Err(e) => tool_error(e.to_string()),
+        }
+    }
+
+    fn read_result(&self, args: &files::ReadArgs) -> CallToolResult {
+        match self.files.read(&args.path) {
+            Ok(content) => structured(content.clone(), serde_json::json!({"path": args.path, "content": content})),
+            Err(e) => tool_error(e.to_string()),
+        }
+    }
+}
+
+fn weather_result(args: &weather::WeatherArgs) -> CallToolResult {
+    match weather::report(args) {
+        Ok(report) => structured(report.summary(), report.to_json()),
+        Err(message) => tool_error(message),
+    }
+}
+
+fn profile_result(claims: &AccessClaims) -> CallToolResult {
+    let profile = profile::Profile::from_claims(claims);
+    structured(profile.summary(), profile.to_json())
 }
 
 #[tool_router]
@@ -63,44 +110,33 @@ impl McpTools {
         &self,
         Parameters(args): Parameters<weather::WeatherArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(match weather::report(&args) {
-            Ok(report) => structured(report.summary(), report.to_json()),
-            Err(message) => tool_error(message),
-        })
+        Ok(weather_result(&args))
     }
 
     #[tool(
         description = "List the files in the read-only demo directory, or in one of its subdirectories. Needs scope files:read."
     )]
     async fn list_files(&self, Parameters(args): Parameters<files::ListArgs>) -> Result<CallToolResult, ErrorData> {
-        let path = args.path.as_deref().unwrap_or("");
-        Ok(match self.files.list(path) {
-            Ok(listing) => structured(listing.summary(), listing.to_json()),
-            Err(e) => tool_error(e.to_string()),
-        })
+        Ok(self.list_result(&args))
     }
 
     #[tool(
         description = "Read a text file from the read-only demo directory (path relative to it). Needs scope files:read."
     )]
     async fn read_file(&self, Parameters(args): Parameters<files::ReadArgs>) -> Result<CallToolResult, ErrorData> {
-        Ok(match self.files.read(&args.path) {
-            Ok(content) => structured(content.clone(), serde_json::json!({"path": args.path, "content": content})),
-            Err(e) => tool_error(e.to_string()),
-        })
+        Ok(self.read_result(&args))
     }
 
     #[tool(
         description = "Who the access token belongs to: subject, client and granted scopes. Needs scope profile:read."
     )]
     async fn get_user_profile(&self, Extension(parts): Extension<Parts>) -> Result<CallToolResult, ErrorData> {
-        // The bearer middleware put the validated claims in the HTTP request;
+        // The bearer check put the validated claims in the HTTP request;
         // rmcp passes that request's Parts to us.
         let Some(claims) = parts.extensions.get::<AccessClaims>() else {
             return Err(ErrorData::internal_error("no validated access token reached the tool", None));
         };
-        let profile = profile::Profile::from_claims(claims);
-        Ok(structured(profile.summary(), profile.to_json()))
+        Ok(profile_result(claims))
     }
 }
 

@@ -8,6 +8,7 @@ mod client_management;
 mod common;
 mod consent;
 mod device;
+mod direct_calls;
 mod introspection;
 mod key_rotation;
 mod malformed;

@@ -4,7 +4,6 @@
 use crate::common;
 
 use common::*;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use superdynamic_server::{Database, ServerConfig, start};
@@ -226,17 +225,6 @@ async fn files_dir_symlink_escape_is_refused() {
     assert!(!result.to_string().contains("top secret"));
     assert!(result["content"][0]["text"].as_str().unwrap().contains("outside"));
     server.shutdown().await;
-}
-
-/// Signs a token with the server's own key (read from its database file),
-/// so only the claim under test is wrong.
-fn mint_with_server_key(db: &std::path::Path, kid: &str, claims: &Value) -> String {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let pkcs8: Vec<u8> = conn.query_row("SELECT pkcs8 FROM signing_keys", [], |r| r.get(0)).unwrap();
-    let mut header = Header::new(Algorithm::ES256);
-    header.typ = Some("at+jwt".into());
-    header.kid = Some(kid.into());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&pkcs8)).unwrap()
 }
 
 #[tokio::test]

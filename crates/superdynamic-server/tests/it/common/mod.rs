@@ -354,6 +354,17 @@ pub async fn modern_call_tool(
     modern_post(http, server, token, &body).await
 }
 
+/// Signs an access token with the server's own key (read from its database file), so a test controls every
+/// claim.
+pub fn mint_with_server_key(db: &std::path::Path, kid: &str, claims: &Value) -> String {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let pkcs8: Vec<u8> = conn.query_row("SELECT pkcs8 FROM signing_keys", [], |r| r.get(0)).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ec_der(&pkcs8)).unwrap()
+}
+
 // --- private_key_jwt (RFC 7523) -------------------------------------------
 
 pub struct ClientKey {
