@@ -398,25 +398,6 @@ def wrk(url, conns, threads, seconds, script, env):
             "rps": float(m.group(4)), "socket_errors": errors.group(1) if errors else ""}
 
 
-DIAG = "diagnosis: superdynamic-server with TCP_NODELAY forced (LD_PRELOAD shim)"
-
-
-def nodelay_server():
-    """The reference server with bench/diag/nodelay.so preloaded, or None without a C compiler."""
-    so = os.path.join(WORK, "nodelay.so")
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if not cc or subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", so, os.path.join(BENCH, "diag/nodelay.c"), "-ldl"],
-                                capture_output=True).returncode != 0:
-        NOTES.append("no C compiler: the TCP_NODELAY diagnosis was skipped")
-        return None
-    port = free_port()
-    start("ref-nodelay", [SRV, "--port", str(port), "--db", ":memory:", "--auto-approve", "--rate-limit-per-minute", "100000000"],
-          {"RUST_LOG": "warn", "LD_PRELOAD": so})
-    base = f"http://127.0.0.1:{port}"
-    wait_http(f"{base}/.well-known/oauth-authorization-server")
-    return base
-
-
 def server_load(s: Servers):
     log("4. server throughput")
     store = os.path.join(WORK, "m4.json")
@@ -434,13 +415,6 @@ def server_load(s: Servers):
                                 "TOOL": tool, "ARGS": args})
     targets["superdynamic-server, stateless 2026-07-28 (no session)"] = (s.ref_mcp, {
         "TOKEN": ref_token, "SESSION": "", "PROTO": "2026-07-28", "TOOL": "get_weather", "ARGS": '{"location":"Paris"}'})
-    diag = nodelay_server()
-    if diag:
-        d_token = login(diag + "/mcp", os.path.join(WORK, "m4-diag.json"))["tokens"]["access_token"]
-        sess = json.loads(run_ok(["python3", os.path.join(BENCH, "lib/mcp_session.py"), diag + "/mcp", d_token,
-                                  "get_weather", '{"location":"Paris"}']))
-        targets[DIAG] = (diag + "/mcp", {"TOKEN": d_token, "SESSION": sess["session"], "PROTO": sess["protocol"],
-                                         "TOOL": "get_weather", "ARGS": '{"location":"Paris"}'})
     targets["bare Node HTTP server (fixed JSON, no MCP, no auth)"] = (s.bare(), {
         "TOKEN": "x", "SESSION": "", "PROTO": "2025-06-18", "TOOL": "get_weather", "ARGS": "{}"})
     for label, (url, env) in targets.items():  # warm-up
@@ -591,13 +565,6 @@ def headline():
         r = ref[64]["rps"]["median"] / bare[64]["rps"]["median"]
         rows.append(("Reference server: tools/call per second, 64 connections (vs bare Node HTTP, fixed JSON)",
                      f"{ref[64]['rps']['median']:,.0f}/s", f"{bare[64]['rps']['median']:,.0f}/s", r, "≥ 0.75×", r >= 0.75))
-    dg = sv.get(DIAG)
-    if dg and tsx and bare:
-        r = dg[64]["rps"]["median"] / tsx[64]["rps"]["median"]
-        rows.append(("Diagnosis, TCP_NODELAY forced: tools/call per second, 64 connections (vs TS SDK example server)",
-                     f"{dg[64]['rps']['median']:,.0f}/s", f"{tsx[64]['rps']['median']:,.0f}/s", r, "≥ 30×", None))
-        rows.append(("Diagnosis, TCP_NODELAY forced: p99 at 64 connections", f"{dg[64]['p99_ms']['median']:.2f} ms",
-                     "", None, "< 5 ms", None))
     if ref:
         p99 = ref[64]["p99_ms"]["median"]
         rows.append(("Reference server: p99 latency at 64 connections", f"{p99:.2f} ms",
