@@ -347,7 +347,7 @@ impl Proxy {
             }
         };
         match (message.id, message.method) {
-            (Some(id), Some(method)) => self.request(id.get().to_owned(), method, message.params, tasks),
+            (Some(id), Some(method)) => self.request(id.get().to_owned(), method, message.params, text, tasks),
             (None, Some(method)) => self.notification(method, message.params, notes).await,
             (Some(id), None) if message.result.is_some() || message.error.is_some() => {
                 self.host_answer(id.get(), message.result, message.error);
@@ -394,7 +394,17 @@ impl Proxy {
         }
     }
 
-    fn request(self: &Arc<Self>, id: String, method: String, params: Option<Value>, tasks: &mut JoinSet<()>) {
+    /// Starts a host request. `line` is the request as the host wrote it: a waiting request keeps only those
+    /// bytes and parses its parameters again once it may run, so a host that pipelines a thousand requests costs
+    /// a thousand short lines rather than a thousand parsed documents.
+    fn request(
+        self: &Arc<Self>,
+        id: String,
+        method: String,
+        params: Option<Value>,
+        line: &[u8],
+        tasks: &mut JoinSet<()>,
+    ) {
         if let Err(error) = self.note_host(&method, params.as_ref()) {
             return self.relay.send(error_line(&id, &error));
         }
@@ -405,13 +415,17 @@ impl Proxy {
             let error = RpcErrorObject::new(INVALID_PARAMS, format!("unknown tool: {name} (hidden by --ignore-tool)"));
             return self.relay.send(error_line(&id, &error));
         }
+        drop(params);
+        let line: Box<[u8]> = line.into();
         let proxy = self.clone();
         let key = id.clone();
         let mut in_flight = self.lock_in_flight();
         let handle = tasks.spawn(async move {
             let _permit = proxy.permits.clone().acquire_owned().await;
-            // Boxed, so the large state of a request is allocated only once it may run: a host that pipelines
-            // a thousand requests costs a thousand small waiting tasks, not a thousand full ones.
+            // The line parsed once already, so it parses again; the fallback only guards against the impossible.
+            let params = serde_json::from_slice::<Incoming<'_>>(&line).ok().and_then(|m| m.params);
+            drop(line);
+            // Boxed, so the large state of a request is allocated only once it may run.
             let answer = Box::pin(proxy.answer(&method, params)).await;
             // Removed first: a request the host cancelled meanwhile gets no answer.
             if proxy.lock_in_flight().remove(&key).is_some() {
