@@ -21,6 +21,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The file store, like mcp-remote's token files (no keychain lookup in the figures).
+export SUPERDYNAMIC_STORE=file
 
 echo "building release binaries…" >&2
 (cd "$root" && cargo build --release -q -p superdynamic-cli -p superdynamic-server)

@@ -4,7 +4,7 @@
 proxy mode:  proxy_driver.py proxy CALLS BURST -- COMMAND...
 direct mode: proxy_driver.py direct CALLS URL TOKEN_FILE
 """
-import http.client, json, socket, subprocess, sys, time, urllib.parse
+import http.client, json, re, socket, subprocess, sys, time, urllib.parse
 
 INIT = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
 CALL = {"name": "get_weather", "arguments": {"location": "Paris"}}
@@ -83,6 +83,17 @@ def proxy(calls, burst, cmd):
             "peak_mb": hwm / 1024 if hwm else None, "exit": code}
 
 
+def complete(response):
+    """Whether `response` holds a whole HTTP response: Content-Length bytes of body, or the last chunk."""
+    head_end = response.find(b"\r\n\r\n")
+    if head_end < 0:
+        return False
+    length = re.search(rb"(?im)^content-length: *(\d+)", response[:head_end])
+    if length:
+        return len(response) >= head_end + 4 + int(length.group(1))
+    return response.endswith(b"\r\n0\r\n\r\n")
+
+
 def direct(calls, url, token_file):
     token = open(token_file).read().strip()
     u = urllib.parse.urlparse(url)
@@ -118,7 +129,7 @@ def direct(calls, url, token_file):
         sock.sendall(req.encode())
         got, seen = b"", None
         needle = f'"id":{i},'.encode()
-        while not got.endswith(b"\r\n0\r\n\r\n"):
+        while not complete(got):
             # Acknowledge at once, as hyper-based clients effectively do: no 40 ms delayed ACK against the
             # server's small writes.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)

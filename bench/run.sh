@@ -57,7 +57,8 @@ command -v curl >/dev/null || { echo "curl is missing (the stand-in browser for 
 echo "== build (release)" >&2
 if [[ -z "${SUPERDYNAMIC_BIN:-}" || -z "${SUPERDYNAMIC_SERVER_BIN:-}" ]]; then
   target="${CARGO_TARGET_DIR:-$ROOT/target}"
-  if (cd "$ROOT" && cargo build --release --quiet -p superdynamic-cli -p superdynamic-server >&2); then
+  if (cd "$ROOT" && cargo build --release --quiet -p superdynamic-cli -p superdynamic-server >&2 &&
+      cargo build --release --quiet -p superdynamic --example list_and_call >&2); then
     export BENCH_BUILT_FROM="working tree$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' with uncommitted changes')"
   else
     # The working tree does not build (work in progress): measure a clean checkout of HEAD instead.
@@ -66,11 +67,13 @@ if [[ -z "${SUPERDYNAMIC_BIN:-}" || -z "${SUPERDYNAMIC_SERVER_BIN:-}" ]]; then
     git -C "$ROOT" worktree add --detach "$wt" HEAD >&2
     trap 'cleanup; git -C "$ROOT" worktree remove --force "$wt" >/dev/null 2>&1 || true' EXIT
     target="${BENCH_HEAD_TARGET_DIR:-$ROOT/target/bench-head}"
-    (cd "$wt" && CARGO_TARGET_DIR="$target" cargo build --release --quiet -p superdynamic-cli -p superdynamic-server >&2)
+    (cd "$wt" && CARGO_TARGET_DIR="$target" cargo build --release --quiet -p superdynamic-cli -p superdynamic-server >&2 &&
+      CARGO_TARGET_DIR="$target" cargo build --release --quiet -p superdynamic --example list_and_call >&2)
     export BENCH_BUILT_FROM="clean checkout of HEAD (the working tree did not build)"
   fi
   export SUPERDYNAMIC_BIN="${SUPERDYNAMIC_BIN:-$target/release/superdynamic}"
   export SUPERDYNAMIC_SERVER_BIN="${SUPERDYNAMIC_SERVER_BIN:-$target/release/superdynamic-server}"
+  export SUPERDYNAMIC_EXAMPLE_BIN="${SUPERDYNAMIC_EXAMPLE_BIN:-$target/release/examples/list_and_call}"
 fi
 export BENCH_NODE="$BENCH/node_modules/.bin/node" BENCH_PYTHON="$BENCH/.venv/bin/python"
 # The micro-benchmarks share the release build's dependencies when they can.

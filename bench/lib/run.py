@@ -28,6 +28,8 @@ BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(BENCH)
 SD = os.environ["SUPERDYNAMIC_BIN"]
 SRV = os.environ["SUPERDYNAMIC_SERVER_BIN"]
+# The library's smallest whole program (crates/superdynamic/examples/list_and_call.rs), the peers' equivalent.
+SDX = os.environ.get("SUPERDYNAMIC_EXAMPLE_BIN", "")
 NODE = os.environ.get("BENCH_NODE", os.path.join(BENCH, "node_modules/.bin/node"))
 PY = os.environ.get("BENCH_PYTHON", os.path.join(BENCH, ".venv/bin/python"))
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
@@ -41,6 +43,8 @@ DEADLINE = STARTED + int(os.environ.get("BENCH_DEADLINE", "840"))
 SDK_EXAMPLES = os.path.join(BENCH, "node_modules/@modelcontextprotocol/sdk/dist/esm/examples")
 GNU_TIME = os.environ.get("BENCH_GNU_TIME", "/usr/bin/time")
 MCP_REMOTE_CLIENT = os.path.join(BENCH, "node_modules/mcp-remote/dist/client.js")
+# The file store, like the peers' token files (no keychain lookup in the timings).
+os.environ["SUPERDYNAMIC_STORE"] = "file"
 
 LOAD_AT_START = open("/proc/loadavg").read().split()[0]
 WORK = tempfile.mkdtemp(prefix="superdynamic-bench-")
@@ -247,6 +251,8 @@ def warm_call(s: Servers):
         peer_token_file(rec, tok)
         base = ["--store-path", store, "--non-interactive"]
         clients = {
+            **({"superdynamic library program (list + call, 1 process)": [[SDX, store, url, tool, args]]}
+               if SDX and os.path.exists(SDX) else {}),
             "superdynamic tools + call (2 processes)": [[SD, "tools", url, *base], [SD, "call", url, tool, "--args", args, *base]],
             "superdynamic call": [[SD, "call", url, tool, "--args", args, *base]],
             "TypeScript SDK client": [[NODE, os.path.join(BENCH, "peers/ts_client.mjs"), url, tok, tool, args]],
@@ -513,18 +519,24 @@ def headline():
     """Rows of (label, ours, peer, ratio, target, met) for the README and the chart."""
     rows = []
     wc = RESULTS.get("warm_call", {}).get("reference server", {})
-    ours = wc.get("superdynamic tools + call (2 processes)")
+    cli = wc.get("superdynamic tools + call (2 processes)")
+    # Like the peers' minimal scripts: one process over the library that lists and calls.
+    ours = wc.get("superdynamic library program (list + call, 1 process)") or cli
     ours_call = wc.get("superdynamic call")
     ts = wc.get("TypeScript SDK client")
     py = wc.get("Python SDK client")
     if ours and ts:
         r = ts["time_ms"]["median"] / ours["time_ms"]["median"]
-        rows.append(("Warm tool call: list + call, whole process (vs TypeScript SDK client)",
-                     f"{ours['time_ms']['median']:.0f} ms", f"{ts['time_ms']['median']:.0f} ms", r, "≥ 25×", r >= 25))
+        rows.append(("Warm tool call: list + call, one whole process over the library (vs TypeScript SDK client)",
+                     f"{ours['time_ms']['median']:.1f} ms", f"{ts['time_ms']['median']:.0f} ms", r, "≥ 25×", r >= 25))
+        if cli and cli is not ours:
+            r3 = ts["time_ms"]["median"] / cli["time_ms"]["median"]
+            rows.append(("Warm tool call: CLI `tools` then `call`, two processes (vs TypeScript SDK client)",
+                         f"{cli['time_ms']['median']:.1f} ms", f"{ts['time_ms']['median']:.0f} ms", r3, "", None))
         if ours_call:
             r2 = ts["time_ms"]["median"] / ours_call["time_ms"]["median"]
             rows.append(("Warm tool call: `superdynamic call` alone (vs TypeScript SDK client list + call)",
-                         f"{ours_call['time_ms']['median']:.0f} ms", f"{ts['time_ms']['median']:.0f} ms", r2, "≥ 25×", r2 >= 25))
+                         f"{ours_call['time_ms']['median']:.1f} ms", f"{ts['time_ms']['median']:.0f} ms", r2, "≥ 25×", r2 >= 25))
         rm = ts["rss_mb"]["median"] / ours["rss_mb"]["median"]
         rows.append(("Warm tool call: peak memory (vs TypeScript SDK client)", f"{ours['rss_mb']['median']:.1f} MB",
                      f"{ts['rss_mb']['median']:.0f} MB", rm, "≤ 15 MB", ours["rss_mb"]["median"] <= 15))
@@ -637,9 +649,11 @@ def write_results():
         L += ["## 1. Warm tool call (whole process, stored valid token)", "",
               f"{RUNS} runs after {WARMUP} warm-up runs each. The peers are minimal scripts (`bench/peers/ts_client.mjs`, "
               "`bench/peers/py_client.py`) that load the stored token through the SDK's OAuth provider, connect, "
-              "list the tools, call one and close. superdynamic's CLI has no single list-and-call command, so it is "
-              "measured as two processes (`tools`, then `call`: two process starts and two connections), and `call` "
-              "alone. Peak memory is the maximum resident set size (GNU time), the larger of the two processes.", "",
+              "list the tools, call one and close. Ours, the same way: the library's smallest program "
+              "(`crates/superdynamic/examples/list_and_call.rs`, one process). The CLI has no single list-and-call "
+              "command, so it is also measured as two processes (`tools`, then `call`: two process starts and two "
+              "connections), and `call` alone. Peak memory is the maximum resident set size (GNU time), the larger "
+              "of the two processes.", "",
               "| server | client | wall time (ms) | peak memory (MB) |", "|---|---|---:|---:|"]
         for server, clients in wc.items():
             for c, st in clients.items():
