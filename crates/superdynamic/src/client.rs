@@ -613,8 +613,7 @@ impl McpClient {
         // refresh token is spent once; whoever waited then finds the new token below.
         let key = record.key();
         let _cross_process = store.lock(&store::refresh_lock_name(&key), REFRESH_LOCK_WAIT).await?;
-        let current = store.load(&key.profile, &key.server).await?.into_iter().find(|r| r.has_key(&key));
-        let Some(current) = current else {
+        let Some(current) = self.stored_for(&key.issuer).await? else {
             return Err(self.not_signed_in());
         };
         match &current.tokens {
@@ -664,9 +663,7 @@ impl McpClient {
             return Ok(());
         }
         self.observe(Event::RegistrationDiscarded { client_id: &registration.client_id });
-        let key = record.key();
-        let stored = self.options.store.load(&key.profile, &key.server).await?.into_iter().find(|r| r.has_key(&key));
-        if let Some(stored) = stored
+        if let Some(stored) = self.stored_for(&record.issuer).await?
             && stored.registration.as_ref().is_some_and(|g| g.client_id == registration.client_id)
         {
             let revision = stored.revision;
