@@ -107,14 +107,14 @@ fn store_with(records: usize) -> (tempfile::TempDir, FileStore) {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let store = FileStore::new(&path);
-    store.load().expect("fixture store loads");
+    store.read_document().expect("fixture store loads");
     (dir, store)
 }
 
 #[divan::bench(args = [1, 20])]
 fn store_load(bencher: Bencher, records: usize) {
     let (_dir, store) = store_with(records);
-    bencher.bench(|| store.load().unwrap());
+    bencher.bench(|| store.read_document().unwrap());
 }
 
 /// Read-modify-write under the lock, with the write (temporary file, fsync, rename) that a token refresh does.
