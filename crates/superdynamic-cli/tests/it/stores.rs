@@ -181,3 +181,50 @@ async fn keychain_store_with_a_real_secret_service() {
     assert_eq!((tokens["access_token"].as_str(), tokens["refresh_token"].as_str()), (Some(""), Some("")), "{index}");
     env.stop().await;
 }
+
+/// `sslmode=require`: the database's certificate is verified against the platform's roots (here only the test
+/// CA, as SSL_CERT_FILE), and a database whose certificate no root vouches for is refused.
+#[cfg(all(unix, not(target_os = "macos")))]
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_over_tls_verifies_the_database_certificate() {
+    let (Some(url), Some(ca)) = (
+        std::env::var("SUPERDYNAMIC_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()),
+        std::env::var("SUPERDYNAMIC_TEST_DATABASE_CA").ok().filter(|c| !c.is_empty()),
+    ) else {
+        eprintln!("skipped: needs SUPERDYNAMIC_TEST_DATABASE_URL and _CA (run `.ci/with-postgres cargo test`)");
+        return;
+    };
+    let tls_url = url.replace("sslmode=disable", "sslmode=require");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("credentials.json");
+    let stranger = dir.path().join("stranger.pem");
+    std::fs::write(&stranger, rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap().cert.pem())
+        .unwrap();
+    let settings = |roots: &str| {
+        [("SUPERDYNAMIC_STORE", "postgres"), ("SUPERDYNAMIC_DATABASE_URL", &tls_url), ("SSL_CERT_FILE", roots)]
+            .map(|(k, v)| (k, v.to_owned()))
+    };
+    let as_env = |pairs: &[(&'static str, String)]| -> Vec<(&'static str, Option<String>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (*k, Some(v.clone())))
+            .chain([("SSL_CERT_DIR", Some("/nonexistent".into()))])
+            .collect()
+    };
+    let trusted_env = as_env(&settings(&ca));
+    let trusted: Vec<(&str, Option<&str>)> = trusted_env.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+    let run = run_with(&store, &["clients", "--json", "--profile", "tls-check"], &trusted).await;
+    run.ok();
+    assert!(run.stdout.contains("\"store\":\"PostgreSQL "), "{}", run.stdout);
+
+    let untrusted_env = as_env(&settings(stranger.to_str().unwrap()));
+    let untrusted: Vec<(&str, Option<&str>)> = untrusted_env.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+    let run = run_with(&store, &["clients", "--profile", "tls-check"], &untrusted).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("PostgreSQL credential store") && run.stderr.contains("connection failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.to_lowercase().contains("certificate"), "{}", run.stderr);
+}
