@@ -21,6 +21,9 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     }
     let mut options = ClientOptions::new(crate::store::open(global)?);
     options.profile = global.profile.clone();
+    // One command, one exchange: the session's GET stream opens only before a call that may need it (a
+    // tool's elicitation), never for a listing. The proxy opens it at once.
+    options.server_stream = superdynamic::transport::ServerStream::BeforeFirstCall;
     options.authorization_mode = if global.device {
         AuthorizationMode::Device
     } else if global.auto_authorize {

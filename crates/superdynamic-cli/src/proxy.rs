@@ -22,6 +22,7 @@ pub async fn run(global: &GlobalArgs, args: &Args) -> Result<(), Failure> {
         )));
     }
     let mut options = options(global)?;
+    options.server_stream = superdynamic::transport::ServerStream::Always; // list changes reach the host any time
     // stdin is the host's JSON-RPC channel: never read a pasted redirect from it.
     options.paste_redirect = false;
     options.handler = None;

@@ -16,7 +16,9 @@ use crate::secret::{AccessToken, ClientSecret};
 use crate::ssrf::{AddressClassifier, NetworkGuard};
 use crate::store::{self, CredentialRecord, CredentialStore, DEFAULT_PROFILE, Expected, Saved};
 use crate::token::{self, TokenClient, TokenSet, now_unix};
-use crate::transport::{Generation, ServerMessageHandler, StreamableHttp, TransportError, TransportOptions};
+use crate::transport::{
+    Generation, ServerMessageHandler, ServerStream, StreamableHttp, TransportError, TransportOptions,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,6 +154,9 @@ pub struct ClientOptions {
     pub headers: reqwest::header::HeaderMap,
     /// The RFC 8707 `resource` parameter of authorization and token requests.
     pub resource: ResourceParameter,
+    /// Initialize-generation sessions: when to open the GET stream for server messages outside a response
+    /// (default: right after `initialize`; a one-shot program can wait for its first call).
+    pub server_stream: ServerStream,
     /// Let a public MCP server's discovery reach private, loopback and link-local addresses (never the cloud
     /// metadata service). Off by default: see [`crate::ssrf`]. For private deployments you trust.
     pub allow_private_network: bool,
@@ -198,6 +203,7 @@ impl ClientOptions {
             generation: None,
             headers: reqwest::header::HeaderMap::new(),
             resource: ResourceParameter::Discovered,
+            server_stream: ServerStream::Always,
             allow_private_network: false,
             address_classifier: None,
         }
@@ -259,6 +265,7 @@ impl McpClient {
                 request_timeout: options.request_timeout,
                 generation_hint: remembered,
                 extra_headers: options.headers.clone(),
+                server_stream: options.server_stream,
                 ..TransportOptions::default()
             },
         );

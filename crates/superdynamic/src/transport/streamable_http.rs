@@ -88,10 +88,10 @@ pub struct TransportOptions {
     /// Modern: how often a request whose SSE response stream broke before the response is re-issued (with a
     /// new id; 2026-07-28 streams are not resumable).
     pub max_stream_reissues: u32,
-    /// Legacy sessions: keep the session's GET stream open in the background for server requests and
-    /// notifications not tied to one of our requests (basic/transports.mdx "Listening for Messages from the
+    /// Legacy sessions: when to open the session's GET stream, kept open in the background for server requests
+    /// and notifications not tied to one of our requests (basic/transports.mdx "Listening for Messages from the
     /// Server").
-    pub server_stream: bool,
+    pub server_stream: ServerStream,
     /// Extra headers sent on every HTTP request to the endpoint (e.g. an API key a gateway wants). They never
     /// replace a header the protocol sets (`Authorization`, `Mcp-Session-Id`, `MCP-Protocol-Version`, …).
     pub extra_headers: HeaderMap,
@@ -110,10 +110,22 @@ impl Default for TransportOptions {
             generation_hint: None,
             max_input_rounds: 8,
             max_stream_reissues: 2,
-            server_stream: true,
+            server_stream: ServerStream::Always,
             extra_headers: HeaderMap::new(),
         }
     }
+}
+
+/// When a legacy session opens its GET stream for messages the server sends outside a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerStream {
+    /// Right after `initialize`: for long-lived clients that relay list changes at any time (the proxy).
+    Always,
+    /// Before the session's first request that may lead the server to ask something back (anything but a
+    /// `*/list` listing or `ping`): servers built on the TypeScript SDK send a tool's elicitation there. A
+    /// one-shot listing then costs one request fewer.
+    BeforeFirstCall,
+    Never,
 }
 
 /// What `initialize` negotiated.
@@ -135,6 +147,8 @@ struct Session {
     info: SessionInfo,
     /// Distinguishes sessions so a task that saw a 404 forgets only the session it used.
     generation: u64,
+    /// Whether this session's GET stream was opened (or tried).
+    stream_started: std::sync::atomic::AtomicBool,
 }
 
 struct Inner {
@@ -351,6 +365,10 @@ impl StreamableHttp {
         self.note_bearer(bearer);
         loop {
             let session = self.ensure_session(bearer).await?;
+            let listing = method.ends_with("/list") || method == "ping";
+            if self.inner.options.server_stream == ServerStream::BeforeFirstCall && !listing {
+                self.start_server_stream(&session).await;
+            }
             let ctx = Ctx::for_session(&session, bearer);
             // basic/index.mdx "Requests": a fresh id for every request, never reused in the session.
             let request = Request { id: self.next_id(), method: method.to_owned(), params: params.clone() };
@@ -496,10 +514,18 @@ impl StreamableHttp {
         *self.lock_session() = Some(session.clone());
         self.confirm(Generation::Legacy);
         self.note_bearer(bearer);
-        if self.inner.options.server_stream {
-            self.start_listener(session.clone()).await;
+        if self.inner.options.server_stream == ServerStream::Always {
+            self.start_server_stream(&session).await;
         }
         Ok(session)
+    }
+
+    /// Opens the session's GET stream once (waiting briefly until it is open, so a server request that follows
+    /// our next request has somewhere to go).
+    async fn start_server_stream(&self, session: &Arc<Session>) {
+        if !session.stream_started.swap(true, Ordering::AcqRel) {
+            self.start_listener(session.clone()).await;
+        }
     }
 
     /// basic/lifecycle.mdx "Initialization": `initialize` (protocolVersion, capabilities, clientInfo), then
@@ -552,7 +578,11 @@ impl StreamableHttp {
         let initialized =
             Message::Notification(Notification { method: "notifications/initialized".to_owned(), params: None });
         self.post_message(&ctx, &initialized, "notifications/initialized").await?;
-        Ok(Session { info, generation: self.inner.next_generation.fetch_add(1, Ordering::Relaxed) })
+        Ok(Session {
+            info,
+            generation: self.inner.next_generation.fetch_add(1, Ordering::Relaxed),
+            stream_started: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// [`Self::call`] for `initialize`: records the `Mcp-Session-Id` of the response in `assigned_id` and

@@ -15,7 +15,7 @@ use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use superdynamic::secret::AccessToken;
 use superdynamic::transport::{
-    Generation, HandlerFuture, RpcErrorObject, ServerMessageHandler, StreamableHttp, TransportOptions,
+    Generation, HandlerFuture, RpcErrorObject, ServerMessageHandler, ServerStream, StreamableHttp, TransportOptions,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -51,6 +51,7 @@ async fn handle(State(mock): State<Mock>, method: Method, headers: HeaderMap, bo
         Some("initialize") => json_response(json!({"jsonrpc": "2.0", "id": id, "result": {
             "protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "mock", "version": "1"}
         }})),
+        Some("tools/list") => json_response(json!({"jsonrpc": "2.0", "id": id, "result": {"tools": []}})),
         Some("notifications/initialized") => {
             Response::builder().status(StatusCode::ACCEPTED).body(Body::empty()).unwrap()
         }
@@ -113,8 +114,8 @@ impl ServerMessageHandler for Answers {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_request_on_the_session_stream_is_answered_with_the_newest_token() {
+/// The mock server on 127.0.0.1:0; stopped by sending on the returned channel.
+async fn serve() -> (Mock, String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (tx, rx) = oneshot::channel();
     let mock = Mock {
@@ -122,7 +123,7 @@ async fn a_request_on_the_session_stream_is_answered_with_the_newest_token() {
         answer: Arc::new(tokio::sync::Mutex::new(Some(rx))),
         stream_tx: Arc::new(Mutex::new(None)),
     };
-    let app = Router::new().route("/mcp", any(handle)).with_state(mock);
+    let app = Router::new().route("/mcp", any(handle)).with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -134,19 +135,46 @@ async fn a_request_on_the_session_stream_is_answered_with_the_newest_token() {
             .await
             .unwrap();
     });
+    (mock, url, stop, server)
+}
 
+fn client(url: &str, server_stream: ServerStream) -> StreamableHttp {
     let options = TransportOptions {
         generation_hint: Some(Generation::Legacy),
         request_timeout: Duration::from_secs(5),
+        server_stream,
         ..TransportOptions::default()
     };
-    let client =
-        StreamableHttp::new(reqwest::Client::new(), url.parse().unwrap(), options).with_handler(Arc::new(Answers));
+    StreamableHttp::new(reqwest::Client::new(), url.parse().unwrap(), options).with_handler(Arc::new(Answers))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_on_the_session_stream_is_answered_with_the_newest_token() {
+    let (_mock, url, stop, server) = serve().await;
+    let client = client(&url, ServerStream::Always);
     let token = AccessToken::new("tok-1");
     let result =
         client.request("tools/call", Some(json!({"name": "greet", "arguments": {}})), Some(&token)).await.unwrap();
     assert_eq!(result["content"][0]["text"], "hello \"Ada\"");
     assert_eq!(result["structuredContent"]["authorization"], "Bearer tok-1");
+    client.close(Some(&token)).await.ok();
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+/// `BeforeFirstCall`: a listing opens no stream (one request fewer for a one-shot `tools`), and the stream is
+/// open before a call whose tool asks something through it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_opens_no_stream_and_a_call_opens_it_first() {
+    let (mock, url, stop, server) = serve().await;
+    let client = client(&url, ServerStream::BeforeFirstCall);
+    let token = AccessToken::new("tok-1");
+    client.request("tools/list", None, Some(&token)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(mock.stream_tx.lock().unwrap().is_none(), "no GET stream for a listing");
+    let result =
+        client.request("tools/call", Some(json!({"name": "greet", "arguments": {}})), Some(&token)).await.unwrap();
+    assert_eq!(result["content"][0]["text"], "hello \"Ada\"");
     client.close(Some(&token)).await.ok();
     let _ = stop.send(());
     server.await.unwrap();

@@ -226,7 +226,7 @@ fn quick() -> TransportOptions {
         client_name: "test-client".to_owned(),
         client_version: "9.9.9".to_owned(),
         request_timeout: Duration::from_secs(5),
-        server_stream: false,
+        server_stream: superdynamic::transport::ServerStream::Never,
         ..TransportOptions::default()
     }
 }

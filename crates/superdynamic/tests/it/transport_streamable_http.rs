@@ -206,7 +206,7 @@ fn quick() -> TransportOptions {
         request_timeout: Duration::from_secs(5),
         generation_hint: Some(Generation::Legacy),
         // The session GET stream has its own test (transport_listen.rs); here every GET is a resumption.
-        server_stream: false,
+        server_stream: superdynamic::transport::ServerStream::Never,
         ..TransportOptions::default()
     }
 }
