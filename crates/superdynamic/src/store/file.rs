@@ -188,10 +188,7 @@ impl FileStore {
         &self,
         work: impl FnOnce(&FileStore) -> Result<T, StoreError> + Send + 'static,
     ) -> StoreFuture<'static, T> {
-        let store = self.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || work(&store)).await.map_err(|e| StoreError::Task(e.to_string()))?
-        })
+        super::off_runtime(self, work)
     }
 }
 

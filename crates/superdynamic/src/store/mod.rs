@@ -233,6 +233,22 @@ impl<S: CredentialStore + ?Sized> CredentialStore for Arc<S> {
     }
 }
 
+/// Runs a store's blocking work (file I/O with fsync, keychain calls) on tokio's blocking pool, off the async
+/// workers, with its own handle on the store.
+fn off_runtime<S, T>(
+    store: &S,
+    work: impl FnOnce(&S) -> Result<T, StoreError> + Send + 'static,
+) -> StoreFuture<'static, T>
+where
+    S: Clone + Send + 'static,
+    T: Send + 'static,
+{
+    let store = store.clone();
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || work(&store)).await.map_err(|e| StoreError::Task(e.to_string()))?
+    })
+}
+
 /// Lock names: the refresh of one credential, the sign-in of one profile on one server.
 pub fn refresh_lock_name(key: &CredentialKey) -> String {
     format!("refresh\n{}\n{}\n{}", key.profile, key.server, key.issuer)
