@@ -1,0 +1,111 @@
+//! The whole flow for one MCP server: use stored credentials, refresh them before they expire, and on a 401 or
+//! a 403 `insufficient_scope` run discovery, registration and authorization, then retry the request.
+//!
+//! [`McpClient`] is one type; its methods live beside the step they implement:
+//! `requests` (the request loop: proactive refresh, one refresh on 401, sign-in, 403 step-up), `sign_in` (login,
+//! the sign-in lock, probe, discovery), `grants` (authorization code, device, client credentials), `identity`
+//! (which client identity, and how it authenticates), `scope`, `loopback` (the redirect listener), `refresh`,
+//! `credentials` (the stored record, compare-and-swap), `generation` (the protocol generation remembered per
+//! server) and `logout`; `options` holds what a caller configures ([`ClientOptions`]) and `observer` what it is
+//! told ([`Event`]).
+
+mod credentials;
+mod generation;
+mod grants;
+mod identity;
+mod logout;
+mod loopback;
+mod observer;
+mod options;
+mod refresh;
+mod requests;
+mod scope;
+mod sign_in;
+
+pub use logout::LogoutOutcome;
+pub use loopback::stable_port;
+pub use observer::{Event, Observer, TracingObserver};
+pub use options::{ClientOptions, Grant, ResourceParameter, StaticClient};
+pub use sign_in::LoginOutcome;
+
+use crate::discovery::Discovery;
+use crate::error::Error;
+use crate::http;
+use crate::resource::ResourceUri;
+use crate::ssrf::NetworkGuard;
+use crate::transport::{Generation, StreamableHttp, TransportOptions};
+use std::sync::Arc;
+
+/// A client for one MCP server.
+pub struct McpClient {
+    server: ResourceUri,
+    options: ClientOptions,
+    http: reqwest::Client,
+    fetch_http: reqwest::Client,
+    transport: StreamableHttp,
+    /// Where OAuth traffic may go (SSRF policy), for discovery's pre-checks of IP literals.
+    network: Arc<NetworkGuard>,
+    /// Single-flight refresh within this process: concurrent callers wait for one refresh.
+    refresh_lock: tokio::sync::Mutex<()>,
+    /// Discovery done by this client, reused by a later sign-in (step-up) in the same process.
+    discovered: std::sync::Mutex<Option<Discovery>>,
+    /// The generation the store holds for this server, to write it back only when it changed.
+    remembered: std::sync::Mutex<Option<Generation>>,
+    /// Set once the store's remembered generation was handed to the transport.
+    recalled: tokio::sync::OnceCell<()>,
+}
+
+impl McpClient {
+    pub fn new(server_url: &str, options: ClientOptions) -> Result<Self, Error> {
+        let server = ResourceUri::parse(server_url)?;
+        let remembered = options.generation;
+        let network = NetworkGuard::new(server.url(), options.allow_private_network, options.address_classifier);
+        let http =
+            http::guarded_client(options.request_timeout, network.clone()).map_err(|e| Error::Token(e.into()))?;
+        let fetch_http = http::guarded_no_redirect_client(options.request_timeout, network.clone())
+            .map_err(|e| Error::Token(e.into()))?;
+        let transport = StreamableHttp::new(
+            http.clone(),
+            server.url().clone(),
+            TransportOptions {
+                client_name: options.client_name.clone(),
+                request_timeout: options.request_timeout,
+                generation_hint: remembered,
+                extra_headers: options.headers.clone(),
+                server_stream: options.server_stream,
+                ..TransportOptions::default()
+            },
+        );
+        if let Some(handler) = &options.handler {
+            transport.set_handler(handler.clone());
+        }
+        Ok(Self {
+            server,
+            options,
+            http,
+            fetch_http,
+            transport,
+            network,
+            refresh_lock: tokio::sync::Mutex::new(()),
+            discovered: std::sync::Mutex::new(None),
+            remembered: std::sync::Mutex::new(remembered),
+            recalled: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub fn server(&self) -> &ResourceUri {
+        &self.server
+    }
+
+    pub fn transport(&self) -> &StreamableHttp {
+        &self.transport
+    }
+
+    fn observe(&self, event: Event<'_>) {
+        self.options.observer.event(&event);
+    }
+
+    fn not_signed_in(&self) -> Error {
+        Error::NotSignedIn { server: self.server.to_string() }
+    }
+}

@@ -1,0 +1,193 @@
+//! The request loop: every MCP request goes out with the stored token (refreshed first when about to expire);
+//! a 401 leads to one refresh, then a sign-in; a 403 `insufficient_scope` to a sign-in for more scope.
+
+use super::McpClient;
+use super::observer::Event;
+use crate::discovery::BearerChallenge;
+use crate::error::Error;
+use crate::secret::AccessToken;
+use crate::token::now_unix;
+use crate::transport::TransportError;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Sign-ins for more scope allowed within one operation (MCP 2025-11-25 §Step-Up Authorization Flow: retry limits).
+const MAX_STEP_UPS: u32 = 2;
+
+impl McpClient {
+    /// Every tool, following `nextCursor` to the end (MCP pagination). Tools are returned as sent.
+    pub async fn list_tools(&self) -> Result<Vec<Value>, Error> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        // A hostile server could page forever; 1000 pages is far beyond any real tool list.
+        for _ in 0..1000 {
+            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
+            let result = self.request("tools/list", params).await?;
+            if let Some(page) = result.get("tools").and_then(Value::as_array) {
+                tools.extend(page.iter().cloned());
+            }
+            match result.get("nextCursor").and_then(Value::as_str) {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return Ok(tools),
+            }
+        }
+        Err(TransportError::Protocol("tools/list returned more than 1000 pages".into()).into())
+    }
+
+    /// Calls a tool; the result (`content`, `structuredContent`, `isError`, …) is returned exactly as sent.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, Error> {
+        self.request("tools/call", Some(json!({ "name": name, "arguments": arguments }))).await
+    }
+
+    /// Sends a JSON-RPC notification with the stored (refreshed if due) token. No sign-in: a notification that
+    /// meets a 401 is reported, not retried.
+    pub async fn notify(&self, method: &str, params: Option<Value>) -> Result<(), Error> {
+        self.recall_generation().await;
+        let token = self.usable_token().await?;
+        Ok(self.transport.notify(method, params, token.as_ref()).await?)
+    }
+
+    /// Ends the MCP session, if one is open.
+    pub async fn close(&self) {
+        let token = self.stored_token().await.ok().flatten();
+        if let Err(e) = self.transport.close(token.as_ref()).await {
+            tracing::debug!(error = %e, "closing the MCP session failed");
+        }
+    }
+
+    /// One JSON-RPC request with the authorization loop around it: proactive refresh, one refresh on 401,
+    /// sign-in on 401 when no refresh helps, step-up on 403 `insufficient_scope`.
+    pub async fn request(&self, method: &str, params: Option<Value>) -> Result<Value, Error> {
+        let mut refreshed = false;
+        let mut signed_in = false;
+        let mut step_ups = 0;
+        self.recall_generation().await;
+        loop {
+            let token = self.usable_token().await?;
+            let error = match self.transport.request(method, params.clone(), token.as_ref()).await {
+                Ok(result) => {
+                    self.remember_generation().await;
+                    return Ok(result);
+                }
+                Err(e) => e,
+            };
+            match error {
+                TransportError::Unauthorized { www_authenticate } => {
+                    let challenge = BearerChallenge::from_headers(&www_authenticate);
+                    self.observe(Event::Challenge { status: 401, challenge: challenge.as_ref() });
+                    if token.is_some() && !refreshed {
+                        refreshed = true;
+                        if self.try_refresh_after_401(token.as_ref()).await? {
+                            continue;
+                        }
+                    }
+                    if signed_in {
+                        return Err(Error::StillUnauthorized { server: self.server.to_string() });
+                    }
+                    signed_in = true;
+                    self.authorize(challenge.as_ref(), None).await?;
+                }
+                TransportError::Forbidden { www_authenticate } => {
+                    let challenge = BearerChallenge::from_headers(&www_authenticate);
+                    self.observe(Event::Challenge { status: 403, challenge: challenge.as_ref() });
+                    let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope) else {
+                        return Err(TransportError::Forbidden { www_authenticate }.into());
+                    };
+                    let wanted = challenge.scope.clone().unwrap_or_default();
+                    if step_ups >= MAX_STEP_UPS {
+                        return Err(Error::StepUpLimit {
+                            server: self.server.to_string(),
+                            scope: wanted,
+                            attempts: step_ups,
+                        });
+                    }
+                    step_ups += 1;
+                    self.observe(Event::StepUp { scope: &wanted });
+                    self.authorize(Some(&challenge), Some(&wanted)).await?;
+                }
+                TransportError::HttpStatus { status: status @ (400 | 404 | 405), body } => {
+                    if self.speaks_http_sse().await {
+                        return Err(Error::LegacySseTransport { server: self.server.to_string() });
+                    }
+                    return Err(TransportError::HttpStatus { status, body }.into());
+                }
+                other => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Whether the server speaks the HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26): a GET
+    /// answered with an event stream whose first event is `endpoint` (2024-11-05 basic/transports "HTTP with SSE").
+    async fn speaks_http_sse(&self) -> bool {
+        let probe = async {
+            let response =
+                self.http.get(self.server.url().clone()).header("Accept", "text/event-stream").send().await.ok()?;
+            let is_sse = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream"));
+            if !response.status().is_success() || !is_sse {
+                return Some(false);
+            }
+            let mut parser = crate::transport::SseParser::new(crate::transport::SseLimits::default());
+            let mut events = Vec::new();
+            let mut stream = futures_util::StreamExt::fuse(response.bytes_stream());
+            while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+                parser.feed(&chunk, &mut events).ok()?;
+                if let Some(first) = events.first() {
+                    return Some(first.event == "endpoint");
+                }
+            }
+            Some(false)
+        };
+        tokio::time::timeout(Duration::from_secs(3), probe).await.ok().flatten().unwrap_or(false)
+    }
+
+    async fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
+        Ok(self.credentials().await?.and_then(|r| r.tokens).map(|t| t.access_token))
+    }
+
+    /// The access token to send: the stored one, refreshed first when it is about to expire.
+    async fn usable_token(&self) -> Result<Option<AccessToken>, Error> {
+        let Some(record) = self.credentials().await? else {
+            return Ok(None);
+        };
+        let Some(tokens) = record.tokens.clone() else {
+            return Ok(None);
+        };
+        if !tokens.needs_refresh(now_unix()) {
+            return Ok(Some(tokens.access_token));
+        }
+        if tokens.refresh_token.is_none() {
+            return Ok(None); // expired, nothing to refresh with: the 401 path signs in again
+        }
+        match self.refresh_record(&record, &tokens).await {
+            Ok(fresh) => Ok(Some(fresh.access_token)),
+            // The grant or the client is gone: the 401 path signs in again (registering anew if needed).
+            Err(Error::Token(e)) if matches!(e.oauth_code(), Some("invalid_grant" | "invalid_client")) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a 401 on `sent`: refresh once if a refresh token is stored. `Ok(false)` means sign in again.
+    async fn try_refresh_after_401(&self, sent: Option<&AccessToken>) -> Result<bool, Error> {
+        let Some(record) = self.credentials().await? else {
+            return Ok(false);
+        };
+        let Some(tokens) = record.tokens.clone() else {
+            return Ok(false);
+        };
+        if sent.is_some_and(|s| *s != tokens.access_token) {
+            return Ok(true); // someone else stored a newer token meanwhile: try that one
+        }
+        if tokens.refresh_token.is_none() {
+            return Ok(false);
+        }
+        match self.refresh_record(&record, &tokens).await {
+            Ok(_) => Ok(true),
+            Err(Error::Token(e)) if e.oauth_code().is_some() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
