@@ -10,10 +10,12 @@ use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{ACCEPT_SSE, Ctx, Session, StreamableHttp, content_type};
+use super::Session;
 use crate::secret::AccessToken;
 use crate::transport::jsonrpc::Message;
 use crate::transport::sse::SseParser;
+use crate::transport::streamable_http::StreamableHttp;
+use crate::transport::streamable_http::wire::{ACCEPT_SSE, Ctx, content_type};
 
 /// Reconnections after a stream that worked for a while; a stream that fails at once is not retried.
 const MAX_RECONNECTS: u32 = 20;
