@@ -151,7 +151,7 @@ pub async fn check_destination(guard: &NetworkGuard, url: &Url) -> Result<(), Ht
 
 /// Installs rustls's ring provider once per process; a provider installed earlier by the host program wins.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_ring_provider();
 }
 
 /// Reads a response body, refusing past `limit` bytes without buffering them.

@@ -13,7 +13,7 @@ pub fn client_config() -> Arc<ClientConfig> {
     static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            crate::http::install_crypto_provider();
+            install_ring_provider();
             let provider = CryptoProvider::get_default()
                 .cloned()
                 .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
@@ -29,6 +29,11 @@ pub fn client_config() -> Arc<ClientConfig> {
             Arc::new(config)
         })
         .clone()
+}
+
+/// Installs rustls's ring provider once per process; a provider installed earlier by the host program wins.
+pub(crate) fn install_ring_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// `rustls_platform_verifier::Verifier`, created on first use.
