@@ -3,6 +3,7 @@
 
 use crate::authorization::AuthorizationError;
 use crate::discovery::DiscoveryError;
+use crate::http::HttpError;
 use crate::registration::RegistrationError;
 use crate::resource::ResourceUriError;
 use crate::store::StoreError;
@@ -62,7 +63,8 @@ pub enum ErrorKind {
     Usage,
     /// Sign-in, registration, tokens or scopes.
     Authorization,
-    /// The MCP server or the network.
+    /// The MCP server or the network (including an authorization server that cannot be reached or stops
+    /// answering).
     Server,
     /// The local credential store.
     Store,
@@ -75,7 +77,21 @@ impl Error {
             Error::Store(_) => ErrorKind::Store,
             Error::Transport(e) if e.is_auth() => ErrorKind::Authorization,
             Error::Transport(_) | Error::LegacySseTransport { .. } => ErrorKind::Server,
+            _ if self.http_cause().is_some_and(HttpError::is_network) => ErrorKind::Server,
             _ => ErrorKind::Authorization,
+        }
+    }
+
+    /// The HTTP failure of an OAuth step, if that is what this is.
+    fn http_cause(&self) -> Option<&HttpError> {
+        match self {
+            Error::Discovery(
+                DiscoveryError::ProtectedResource { source, .. } | DiscoveryError::AuthorizationServer { source, .. },
+            ) => Some(source),
+            Error::Registration(RegistrationError::Http(source))
+            | Error::Token(TokenError::Http(source))
+            | Error::Authorization(AuthorizationError::Http(source)) => Some(source),
+            _ => None,
         }
     }
 }

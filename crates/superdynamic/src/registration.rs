@@ -2,11 +2,10 @@
 //! Client Registration (RFC 7591). The identity is bound to the issuer that issued it (MCP 2026-07-28
 //! §Authorization Server Binding).
 
-use crate::http::{self, HttpError, MAX_OAUTH_BODY};
+use crate::http::{self, Exchange, HttpError, MAX_OAUTH_BODY};
 use crate::resource::is_secure_or_loopback;
 use crate::secret::ClientSecret;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use url::Url;
 
 /// How the client authenticates at the token endpoint (RFC 7591 §2 `token_endpoint_auth_method`).
@@ -152,7 +151,7 @@ pub enum RegistrationError {
          drop --client-issuer"
     )]
     IssuerMismatch { configured: String, found: String },
-    #[error("registration request failed: {0}")]
+    #[error("{}", http::in_context("registration request failed", .0))]
     Http(#[from] HttpError),
 }
 
@@ -248,16 +247,10 @@ pub async fn register(
     if let Some(scope) = request.scope {
         body["scope"] = serde_json::Value::String(scope.to_string());
     }
-    let timeout = Duration::from_secs(30);
-    let response = http
-        .post(url.clone())
-        .header("Accept", "application/json")
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
+    let exchange = Exchange::new("the client registration", &url);
+    let response = exchange.send(http.post(url.clone()).header("Accept", "application/json").json(&body)).await?;
     let status = response.status();
-    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
+    let bytes = exchange.read(response, MAX_OAUTH_BODY).await?;
     if !status.is_success() {
         if let Ok(err) = serde_json::from_slice::<OAuthErrorBody>(&bytes) {
             return Err(RegistrationError::Refused { error: err.error, description: err.error_description });

@@ -3,7 +3,7 @@
 
 use crate::authorization::PkceVerifier;
 use crate::client_auth::{ClientAuthentication, ClientKeyError};
-use crate::http::{self, HttpError, MAX_OAUTH_BODY};
+use crate::http::{self, Exchange, HttpError, MAX_OAUTH_BODY};
 use crate::resource::{ResourceUri, is_secure_or_loopback};
 use crate::secret::{AccessToken, AuthorizationCode, RefreshToken};
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ pub enum TokenError {
     InvalidResponse(String),
     #[error("could not authenticate the client: {0}")]
     ClientKey(#[from] ClientKeyError),
-    #[error("token request failed: {0}")]
+    #[error("{}", http::in_context("token request failed", .0))]
     Http(#[from] HttpError),
 }
 
@@ -129,7 +129,7 @@ pub async fn exchange_code(
         ("code_verifier", exchange.verifier.secret().to_string()),
         ("resource", exchange.resource.as_str().to_string()),
     ];
-    post(http, token_endpoint, client, form, exchange.requested_scope).await
+    post("the token request", http, token_endpoint, client, form, exchange.requested_scope).await
 }
 
 /// Refreshes (OAuth 2.1 §4.3). A response without a refresh token keeps the old one (§4.3.3).
@@ -152,7 +152,7 @@ pub async fn refresh(
         // MCP §Resource Parameter Implementation: token requests include refresh requests.
         ("resource", resource.as_str().to_string()),
     ];
-    let mut tokens = post(http, token_endpoint, client, form, current.scope.as_deref()).await?;
+    let mut tokens = post("the token refresh", http, token_endpoint, client, form, current.scope.as_deref()).await?;
     if tokens.refresh_token.is_none() {
         tokens.refresh_token = current.refresh_token.clone();
     }
@@ -172,7 +172,7 @@ pub async fn client_credentials(
     if let Some(scope) = scope {
         form.push(("scope", scope.to_string()));
     }
-    post(http, token_endpoint, client, form, scope).await
+    post("the client credentials token request", http, token_endpoint, client, form, scope).await
 }
 
 /// Token revocation (RFC 7009 §2.1). The server answers 200 whether or not it knew the token (§2.2).
@@ -184,7 +184,7 @@ pub async fn revoke(
     token_type_hint: &str,
 ) -> Result<(), TokenError> {
     let form = vec![("token", token.to_string()), ("token_type_hint", token_type_hint.to_string())];
-    send_form(http, revocation_endpoint, client, form).await.map(drop)
+    send_form("the token revocation", http, revocation_endpoint, client, form).await.map(drop)
 }
 
 /// One poll of the device authorization grant (RFC 8628 §3.4). `authorization_pending` and `slow_down` come
@@ -202,7 +202,7 @@ pub async fn device_code(
         ("device_code", device_code.to_string()),
         ("resource", resource.as_str().to_string()),
     ];
-    post(http, token_endpoint, client, form, requested_scope).await
+    post("the device flow's token polling", http, token_endpoint, client, form, requested_scope).await
 }
 
 /// The device authorization request (RFC 8628 §3.1-3.2).
@@ -217,7 +217,7 @@ pub async fn device_authorization(
     if let Some(scope) = scope {
         form.push(("scope", scope.to_string()));
     }
-    let bytes = send_form(http, endpoint, client, form).await?;
+    let bytes = send_form("the device authorization request", http, endpoint, client, form).await?;
     let parsed: DeviceAuthorization = serde_json::from_slice(&bytes)
         .map_err(|e| TokenError::InvalidResponse(format!("not a device authorization response: {e}")))?;
     for uri in [Some(&parsed.verification_uri), parsed.verification_uri_complete.as_ref()].into_iter().flatten() {
@@ -248,20 +248,23 @@ fn default_interval() -> u64 {
 }
 
 async fn post(
+    step: &'static str,
     http: &reqwest::Client,
     token_endpoint: &str,
     client: &TokenClient<'_>,
     form: Vec<(&'static str, String)>,
     requested_scope: Option<&str>,
 ) -> Result<TokenSet, TokenError> {
-    let bytes = send_form(http, token_endpoint, client, form).await?;
+    let bytes = send_form(step, http, token_endpoint, client, form).await?;
     parse_token_response(&bytes, requested_scope, now_unix())
 }
 
 /// An authenticated form POST to an OAuth endpoint (token, revocation, device authorization): the endpoint must
 /// be https (or loopback http), exactly one client authentication method is applied (RFC 6749 §2.3), the
-/// answer is read with a bound, and a non-2xx answer becomes the OAuth error it carries (RFC 6749 §5.2).
+/// answer is read with a bound, and a non-2xx answer becomes the OAuth error it carries (RFC 6749 §5.2). `step`
+/// names the request in a timeout.
 async fn send_form(
+    step: &'static str,
     http: &reqwest::Client,
     endpoint: &str,
     client: &TokenClient<'_>,
@@ -276,10 +279,10 @@ async fn send_form(
     }
     let request = http.post(url.clone()).header("Accept", "application/json");
     let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
-    let timeout = Duration::from_secs(30);
-    let response = request.form(&form).send().await.map_err(|e| HttpError::from_reqwest(&url, e, timeout))?;
+    let exchange = Exchange::new(step, &url);
+    let response = exchange.send(request.form(&form)).await?;
     let status = response.status();
-    let bytes = http::read_limited(&url, response, MAX_OAUTH_BODY).await?;
+    let bytes = exchange.read(response, MAX_OAUTH_BODY).await?;
     if status.is_success() {
         return Ok(bytes);
     }

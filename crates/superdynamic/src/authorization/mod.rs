@@ -57,7 +57,7 @@ pub enum AuthorizationError {
     UnexpectedRedirect(String),
     #[error("the authorization server redirected more than {0} times")]
     TooManyRedirects(usize),
-    #[error("while following the authorization redirects: {0}")]
+    #[error("{}", crate::http::in_context("while following the authorization redirects", .0))]
     Http(#[from] HttpError),
 }
 
@@ -77,9 +77,8 @@ pub async fn follow_redirects(
         }
         // Each hop under the same network policy as discovery (names are also checked by the client's resolver).
         crate::http::check_destination(guard, &current).await?;
-        let timeout = std::time::Duration::from_secs(30);
         let response =
-            http.get(current.clone()).send().await.map_err(|e| HttpError::from_reqwest(&current, e, timeout))?;
+            crate::http::Exchange::new("the authorization request", &current).send(http.get(current.clone())).await?;
         let status = response.status();
         if !status.is_redirection() {
             if current.as_str().starts_with(redirect_uri) {

@@ -92,7 +92,7 @@ impl McpClient {
         let scope_for_record = pending.scope.clone();
         let client = self.token_client(&registration, &discovery.issuer)?;
         let exchanged = token::exchange_code(
-            &self.http,
+            &self.oauth_http,
             &discovery.authorization_server.token_endpoint,
             &client,
             token::CodeExchange {
@@ -140,7 +140,8 @@ impl McpClient {
         let scope = self.select_scope(discovery, challenge, step_up).await;
         let client = self.token_client(&registration, &discovery.issuer)?;
         let device =
-            token::device_authorization(&self.http, endpoint, &client, scope.as_deref(), &discovery.resource).await?;
+            token::device_authorization(&self.oauth_http, endpoint, &client, scope.as_deref(), &discovery.resource)
+                .await?;
         self.observe(Event::DeviceCode {
             user_code: &device.user_code,
             verification_uri: &device.verification_uri,
@@ -148,7 +149,7 @@ impl McpClient {
             expires_in: device.expires_in,
         });
         let poll = authorization::device::poll(
-            &self.http,
+            &self.oauth_http,
             &metadata.token_endpoint,
             &client,
             &device,
@@ -178,7 +179,7 @@ impl McpClient {
         let scope = self.select_scope(&discovery, challenge, step_up).await;
         let client = self.token_client(&registration, &discovery.issuer)?;
         let tokens = token::client_credentials(
-            &self.http,
+            &self.oauth_http,
             &metadata.token_endpoint,
             &client,
             scope.as_deref(),

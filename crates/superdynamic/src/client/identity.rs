@@ -109,7 +109,7 @@ impl McpClient {
         let endpoint = metadata.registration_endpoint.as_deref().ok_or(RegistrationError::NotSupported)?;
         let request =
             RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope, device_grant: device };
-        let registration = registration::register(&self.http, endpoint, &request).await?;
+        let registration = registration::register(&self.oauth_http, endpoint, &request).await?;
         self.observe(Event::Registered { registration: &registration, reused: false });
         Ok(registration)
     }

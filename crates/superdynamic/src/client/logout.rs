@@ -3,7 +3,7 @@
 use super::McpClient;
 use crate::error::Error;
 use crate::store::{CredentialRecord, Expected};
-use crate::token::{self, now_unix};
+use crate::token::{self, TokenError, now_unix};
 
 /// The result of [`McpClient::logout`].
 #[derive(Debug, Default)]
@@ -36,10 +36,21 @@ impl McpClient {
                 pending.push((rt.secret(), "refresh_token"));
             }
             pending.push((tokens.access_token.secret(), "access_token"));
+            let mut unreachable = false;
             for (token, hint) in pending {
-                match token::revoke(&self.http, endpoint, &client, token, hint).await {
+                if unreachable {
+                    // One wait for a server that does not answer is enough.
+                    outcome
+                        .revocation_errors
+                        .push(format!("{hint}: not tried, the revocation endpoint did not answer"));
+                    continue;
+                }
+                match token::revoke(&self.oauth_http, endpoint, &client, token, hint).await {
                     Ok(()) => outcome.revoked.push(hint),
-                    Err(e) => outcome.revocation_errors.push(format!("{hint}: {e}")),
+                    Err(e) => {
+                        unreachable = matches!(&e, TokenError::Http(h) if h.is_network());
+                        outcome.revocation_errors.push(format!("{hint}: {e}"));
+                    }
                 }
             }
         }

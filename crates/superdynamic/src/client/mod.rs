@@ -28,19 +28,24 @@ pub use observer::{Event, Observer, TracingObserver};
 pub use options::{ClientOptions, Grant, ResourceParameter, StaticClient};
 pub use sign_in::LoginOutcome;
 
-use crate::discovery::Discovery;
+use crate::discovery::{Discovery, DiscoveryError};
 use crate::error::Error;
 use crate::http;
 use crate::resource::ResourceUri;
 use crate::ssrf::NetworkGuard;
 use crate::transport::{Generation, StreamableHttp, TransportOptions};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A client for one MCP server.
 pub struct McpClient {
     server: ResourceUri,
     options: ClientOptions,
+    /// MCP requests (idle-based timeouts).
     http: reqwest::Client,
+    /// OAuth requests and the other fetches of a sign-in ([`http::OAuthTimeouts`]).
+    oauth_http: reqwest::Client,
+    /// `oauth_http` without redirects, for reading the authorization endpoint's `Location`.
     fetch_http: reqwest::Client,
     transport: StreamableHttp,
     /// Where OAuth traffic may go (SSRF policy), for discovery's pre-checks of IP literals.
@@ -49,6 +54,8 @@ pub struct McpClient {
     refresh_lock: tokio::sync::Mutex<()>,
     /// Discovery done by this client, reused by a later sign-in (step-up) in the same process.
     discovered: std::sync::Mutex<Option<Discovery>>,
+    /// The last failed discovery and when, so a sign-in that waited for it gets the same answer at once.
+    discovery_failure: std::sync::Mutex<Option<(Instant, DiscoveryError)>>,
     /// The generation the store holds for this server, to write it back only when it changed.
     remembered: std::sync::Mutex<Option<Generation>>,
     /// Set once the store's remembered generation was handed to the transport.
@@ -62,7 +69,9 @@ impl McpClient {
         let network = NetworkGuard::new(server.url(), options.allow_private_network, options.address_classifier);
         let http =
             http::guarded_client(options.request_timeout, network.clone()).map_err(|e| Error::Token(e.into()))?;
-        let fetch_http = http::guarded_no_redirect_client(options.request_timeout, network.clone())
+        let oauth_http =
+            http::oauth_client(&options.oauth_timeouts, network.clone()).map_err(|e| Error::Token(e.into()))?;
+        let fetch_http = http::oauth_no_redirect_client(&options.oauth_timeouts, network.clone())
             .map_err(|e| Error::Token(e.into()))?;
         let transport = StreamableHttp::new(
             http.clone(),
@@ -83,11 +92,13 @@ impl McpClient {
             server,
             options,
             http,
+            oauth_http,
             fetch_http,
             transport,
             network,
             refresh_lock: tokio::sync::Mutex::new(()),
             discovered: std::sync::Mutex::new(None),
+            discovery_failure: std::sync::Mutex::new(None),
             remembered: std::sync::Mutex::new(remembered),
             recalled: tokio::sync::OnceCell::new(),
         })

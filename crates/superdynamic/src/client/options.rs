@@ -4,6 +4,7 @@ use super::observer::{Observer, TracingObserver};
 use crate::authorization::AuthorizationMode;
 use crate::client_auth::ClientKey;
 use crate::discovery::DiscoveryPolicy;
+use crate::http::OAuthTimeouts;
 use crate::resource::{Issuer, ResourceUri};
 use crate::secret::ClientSecret;
 use crate::ssrf::AddressClassifier;
@@ -58,7 +59,12 @@ pub struct ClientOptions {
     pub redirect_uri: Option<Url>,
     /// In `PrintUrl` mode, also accept the redirect URL (or code) pasted on standard input.
     pub paste_redirect: bool,
+    /// MCP requests: the wait for the response headers and the longest silence in an answer, never a total
+    /// deadline (a slow tool is not a stalled server).
     pub request_timeout: Duration,
+    /// OAuth requests (discovery, registration, token, refresh, revocation, the device flow): a few seconds
+    /// to connect and to start answering, a deadline per request and one for all of discovery.
+    pub oauth_timeouts: OAuthTimeouts,
     /// How long to wait for the user to finish signing in.
     pub auth_timeout: Duration,
     pub observer: Arc<dyn Observer>,
@@ -114,6 +120,7 @@ impl ClientOptions {
             redirect_uri: None,
             paste_redirect: false,
             request_timeout: Duration::from_secs(60),
+            oauth_timeouts: OAuthTimeouts::default(),
             auth_timeout: Duration::from_secs(300),
             observer: Arc::new(TracingObserver),
             handler: None,

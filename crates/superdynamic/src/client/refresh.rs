@@ -45,9 +45,10 @@ impl McpClient {
         let endpoint = &current.authorization_server.token_endpoint;
         let result = if stored.refresh_token.is_none() && self.options.grant == Grant::ClientCredentials {
             // Client credentials tokens are renewed by asking again (OAuth 2.1 §4.2: no refresh token).
-            token::client_credentials(&self.http, endpoint, &client, stored.scope.as_deref(), &current.resource).await
+            token::client_credentials(&self.oauth_http, endpoint, &client, stored.scope.as_deref(), &current.resource)
+                .await
         } else {
-            token::refresh(&self.http, endpoint, &client, &stored, &current.resource).await
+            token::refresh(&self.oauth_http, endpoint, &client, &stored, &current.resource).await
         };
         match result {
             Ok(fresh) => {

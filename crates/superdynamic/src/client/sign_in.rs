@@ -6,7 +6,7 @@ use super::observer::Event;
 use super::options::{Grant, ResourceParameter};
 use super::scope::covers;
 use crate::authorization::{AuthorizationError, AuthorizationMode};
-use crate::discovery::{self, BearerChallenge, Discovery};
+use crate::discovery::{self, BearerChallenge, Discovery, DiscoveryError};
 use crate::error::Error;
 use crate::http;
 use crate::registration::ClientRegistration;
@@ -14,7 +14,7 @@ use crate::store::{self, CredentialRecord, Expected};
 use crate::token::now_unix;
 use crate::transport::TransportError;
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The result of [`McpClient::login`].
 #[derive(Debug)]
@@ -107,9 +107,24 @@ impl McpClient {
         if let Some(discovery) = cached {
             return Ok(discovery);
         }
-        let mut discovery =
-            discovery::discover(&self.http, &self.server, challenge, self.options.discovery_policy, &self.network)
-                .await?;
+        let found = discovery::discover_within(
+            &self.oauth_http,
+            &self.server,
+            challenge,
+            self.options.discovery_policy,
+            &self.network,
+            self.options.oauth_timeouts.discovery,
+        )
+        .await;
+        let mut discovery = match found {
+            Ok(discovery) => discovery,
+            Err(e) => {
+                if let Ok(mut slot) = self.discovery_failure.lock() {
+                    *slot = Some((Instant::now(), e.clone()));
+                }
+                return Err(e.into());
+            }
+        };
         if let ResourceParameter::Override(resource) = &self.options.resource {
             discovery.resource = resource.clone();
         }
@@ -118,6 +133,12 @@ impl McpClient {
             *slot = Some(discovery.clone());
         }
         Ok(discovery)
+    }
+
+    /// How discovery failed in this process after `since`, if it did.
+    fn discovery_failed_since(&self, since: Instant) -> Option<DiscoveryError> {
+        let slot = self.discovery_failure.lock().ok()?;
+        slot.as_ref().filter(|(at, _)| *at >= since).map(|(_, e)| e.clone())
     }
 
     /// The sign-in: discovery, client identity, authorization code with PKCE, token. Stores and returns the record.
@@ -141,9 +162,14 @@ impl McpClient {
             Some(lock) => lock,
             None => {
                 let started = now_unix();
+                let waiting_since = Instant::now();
                 self.observe(Event::WaitingForOtherSignIn { server: &self.server });
                 let wait = self.options.auth_timeout + Duration::from_secs(30);
                 let lock = store.lock(&lock_name, wait).await?;
+                // The sign-in waited for failed at discovery (this process): the same answer, not a second wait.
+                if let Some(failure) = self.discovery_failed_since(waiting_since) {
+                    return Err(failure.into());
+                }
                 if let Some(record) = self.credentials().await?
                     && record.updated_at >= started
                     && record.tokens.as_ref().is_some_and(|t| covers(t, step_up))

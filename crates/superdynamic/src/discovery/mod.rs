@@ -10,15 +10,20 @@ pub mod www_authenticate;
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use www_authenticate::{BearerChallenge, Challenge};
 
-use crate::http::{self, HttpError};
+use crate::http::{self, HttpError, Stall, in_context};
 use crate::resource::{Issuer, ResourceUri, is_secure_or_loopback};
 use crate::ssrf::{Blocked, NetworkGuard};
 use serde::de::DeserializeOwned;
+use std::time::Duration;
+use tokio::time::Instant;
 use url::Url;
 
-#[derive(Debug, thiserror::Error)]
+const PROTECTED_RESOURCE: &str = "the protected resource metadata";
+const AUTHORIZATION_SERVER: &str = "the authorization server metadata";
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DiscoveryError {
-    #[error("could not read the protected resource metadata at {url}: {source}")]
+    #[error("{}", in_context(&format!("could not read the protected resource metadata at {url}"), source))]
     ProtectedResource { url: String, source: HttpError },
     #[error(
         "the protected resource metadata names resource '{found}', but this server is '{expected}'; \
@@ -31,7 +36,7 @@ pub enum DiscoveryError {
     BadIssuer(String),
     #[error("no authorization server metadata for issuer {issuer}; tried {}", .tried.join(", "))]
     AuthorizationServerNotFound { issuer: String, tried: Vec<String> },
-    #[error("could not read the authorization server metadata at {url}: {source}")]
+    #[error("{}", in_context(&format!("could not read the authorization server metadata at {url}"), source))]
     AuthorizationServer { url: String, source: HttpError },
     #[error(
         "the metadata at {url} says its issuer is '{found}', but it was fetched for issuer '{expected}'; \
@@ -70,7 +75,8 @@ pub struct Discovery {
     pub fetched: Vec<String>,
 }
 
-/// Runs discovery for `server` given the `WWW-Authenticate` challenge of its 401 (if any).
+/// Runs discovery for `server` given the `WWW-Authenticate` challenge of its 401 (if any), each request within
+/// the client's own bounds.
 pub async fn discover(
     http: &reqwest::Client,
     server: &ResourceUri,
@@ -78,10 +84,49 @@ pub async fn discover(
     policy: DiscoveryPolicy,
     network: &NetworkGuard,
 ) -> Result<Discovery, DiscoveryError> {
+    run(http, server, challenge, policy, network, &Budget::unlimited()).await
+}
+
+/// [`discover`] within `deadline` for all of it: every location it tries shares the one budget, so a server
+/// that stalls everywhere is reported once the deadline passes, whatever the number of places tried.
+pub async fn discover_within(
+    http: &reqwest::Client,
+    server: &ResourceUri,
+    challenge: Option<&BearerChallenge>,
+    policy: DiscoveryPolicy,
+    network: &NetworkGuard,
+    deadline: Duration,
+) -> Result<Discovery, DiscoveryError> {
+    run(http, server, challenge, policy, network, &Budget::of(deadline)).await
+}
+
+/// Discovery's deadline: when it ends, and how long it was.
+struct Budget {
+    ends: Option<(Instant, Duration)>,
+}
+
+impl Budget {
+    fn unlimited() -> Self {
+        Self { ends: None }
+    }
+
+    fn of(deadline: Duration) -> Self {
+        Self { ends: Some((Instant::now() + deadline, deadline)) }
+    }
+}
+
+async fn run(
+    http: &reqwest::Client,
+    server: &ResourceUri,
+    challenge: Option<&BearerChallenge>,
+    policy: DiscoveryPolicy,
+    network: &NetworkGuard,
+    budget: &Budget,
+) -> Result<Discovery, DiscoveryError> {
     let mut fetched = Vec::new();
-    let prm = fetch_protected_resource(http, network, server, challenge, &mut fetched).await?;
+    let prm = fetch_protected_resource(http, network, server, challenge, &mut fetched, budget).await?;
     let Some((prm, prm_url)) = prm else {
-        return legacy_discovery(http, network, server, fetched, policy).await;
+        return legacy_discovery(http, network, server, fetched, policy, budget).await;
     };
     let resource = validate_resource(server, &prm)?;
     // RFC 9728 §7.6 leaves the choice to the client: take the first, deterministically.
@@ -90,7 +135,7 @@ pub async fn discover(
         .iter()
         .find(|s| !s.trim().is_empty())
         .ok_or_else(|| DiscoveryError::NoAuthorizationServer { url: prm_url.clone() })?;
-    let authorization_server = fetch_authorization_server(http, network, issuer, &mut fetched, policy).await?;
+    let authorization_server = authorization_server_within(http, network, issuer, &mut fetched, policy, budget).await?;
     Ok(Discovery {
         resource,
         protected_resource: Some(prm),
@@ -100,15 +145,32 @@ pub async fn discover(
     })
 }
 
-/// A discovery GET: scheme and network policy first (MCP Security Best Practices §SSRF), then a bounded read.
+/// A discovery GET for `step`: scheme and network policy first (MCP Security Best Practices §SSRF), then a
+/// bounded read, within what is left of the budget.
 async fn get<T: DeserializeOwned>(
+    step: &'static str,
     http: &reqwest::Client,
     network: &NetworkGuard,
     url: &Url,
     extra_headers: &[(&str, &str)],
+    budget: &Budget,
 ) -> Result<T, HttpError> {
-    http::check_destination(network, url).await?;
-    http::get_json(http, url, extra_headers).await
+    let fetch = async {
+        http::check_destination(network, url).await?;
+        http::get_json_for(step, http, url, extra_headers).await
+    };
+    let Some((ends, deadline)) = budget.ends else {
+        return fetch.await;
+    };
+    match tokio::time::timeout_at(ends, fetch).await {
+        Ok(result) => result,
+        Err(_) => Err(HttpError::Timeout {
+            url: url.to_string(),
+            seconds: http::rounded_seconds(deadline),
+            step,
+            stall: Stall::Discovery,
+        }),
+    }
 }
 
 async fn fetch_protected_resource(
@@ -117,6 +179,7 @@ async fn fetch_protected_resource(
     server: &ResourceUri,
     challenge: Option<&BearerChallenge>,
     fetched: &mut Vec<String>,
+    budget: &Budget,
 ) -> Result<Option<(ProtectedResourceMetadata, String)>, DiscoveryError> {
     // MCP 2025-11-25: use `resource_metadata` from the challenge when present, else the well-known URLs.
     if let Some(url) = challenge.and_then(|c| c.resource_metadata.as_deref()) {
@@ -125,14 +188,14 @@ async fn fetch_protected_resource(
             source: HttpError::NotJson { url: url.to_string(), detail: "not a valid URL".into() },
         })?;
         fetched.push(parsed.to_string());
-        let doc = get(http, network, &parsed, &[])
+        let doc = get(PROTECTED_RESOURCE, http, network, &parsed, &[], budget)
             .await
             .map_err(|source| DiscoveryError::ProtectedResource { url: url.to_string(), source })?;
         return Ok(Some((doc, url.to_string())));
     }
     for candidate in well_known::protected_resource_candidates(server.url()) {
         fetched.push(candidate.to_string());
-        match get(http, network, &candidate, &[]).await {
+        match get(PROTECTED_RESOURCE, http, network, &candidate, &[], budget).await {
             Ok(doc) => return Ok(Some((doc, candidate.to_string()))),
             Err(e) if e.is_not_found() => continue,
             Err(source) => {
@@ -172,6 +235,17 @@ pub async fn fetch_authorization_server(
     fetched: &mut Vec<String>,
     policy: DiscoveryPolicy,
 ) -> Result<AuthorizationServerMetadata, DiscoveryError> {
+    authorization_server_within(http, network, issuer, fetched, policy, &Budget::unlimited()).await
+}
+
+async fn authorization_server_within(
+    http: &reqwest::Client,
+    network: &NetworkGuard,
+    issuer: &str,
+    fetched: &mut Vec<String>,
+    policy: DiscoveryPolicy,
+    budget: &Budget,
+) -> Result<AuthorizationServerMetadata, DiscoveryError> {
     let issuer_url = Url::parse(issuer).map_err(|_| DiscoveryError::BadIssuer(issuer.to_string()))?;
     if !is_secure_or_loopback(&issuer_url) || issuer_url.query().is_some() || issuer_url.fragment().is_some() {
         return Err(DiscoveryError::BadIssuer(issuer.to_string()));
@@ -180,7 +254,7 @@ pub async fn fetch_authorization_server(
     for candidate in well_known::authorization_server_candidates(&issuer_url) {
         fetched.push(candidate.to_string());
         tried.push(candidate.to_string());
-        match get::<AuthorizationServerMetadata>(http, network, &candidate, &[]).await {
+        match get::<AuthorizationServerMetadata>(AUTHORIZATION_SERVER, http, network, &candidate, &[], budget).await {
             Ok(mut doc) => {
                 validate_authorization_server(issuer, &candidate, &mut doc, policy)?;
                 check_endpoint_addresses(network, &doc).await?;
@@ -272,6 +346,7 @@ async fn legacy_discovery(
     server: &ResourceUri,
     mut fetched: Vec<String>,
     policy: DiscoveryPolicy,
+    budget: &Budget,
 ) -> Result<Discovery, DiscoveryError> {
     let origin = server.url().origin().ascii_serialization();
     let mut metadata_url = server.url().clone();
@@ -279,10 +354,12 @@ async fn legacy_discovery(
     metadata_url.set_query(None);
     fetched.push(metadata_url.to_string());
     let authorization_server = match get::<AuthorizationServerMetadata>(
+        AUTHORIZATION_SERVER,
         http,
         network,
         &metadata_url,
         &[("MCP-Protocol-Version", "2025-03-26")],
+        budget,
     )
     .await
     {

@@ -6,6 +6,8 @@ mod hostile_discovery;
 mod hostile_tokens;
 mod legacy_sse;
 mod properties;
+mod stalled;
+mod stalling;
 mod transport_listen;
 mod transport_modern;
 mod transport_streamable_http;
