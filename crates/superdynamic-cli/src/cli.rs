@@ -105,9 +105,14 @@ pub struct GlobalArgs {
     /// MCP protocol generation: negotiate (remembering the answer per server), or force one.
     #[arg(long, global = true, value_enum, default_value_t = ProtocolChoice::Auto)]
     pub mcp_protocol: ProtocolChoice,
-    /// Seconds to wait for each request to the server.
-    #[arg(long, global = true, default_value_t = 60)]
+    /// Seconds each OAuth request (discovery, registration, token, refresh, revocation) may take; connecting
+    /// and the first byte get half of it, discovery as a whole one and a half times it.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Seconds an MCP request may wait for the server's answer to start, or go without a byte once it has
+    /// (an answer that keeps coming is never cut).
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
+    pub mcp_timeout: u64,
     /// Seconds to wait for the sign-in to complete in the browser.
     #[arg(long, global = true, default_value_t = 300)]
     pub auth_timeout: u64,

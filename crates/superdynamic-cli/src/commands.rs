@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use superdynamic::authorization::AuthorizationMode;
 use superdynamic::client_auth::ClientKey;
+use superdynamic::http::OAuthTimeouts;
 use superdynamic::resource::Issuer;
 use superdynamic::secret::ClientSecret;
 use superdynamic::token::now_unix;
@@ -58,7 +59,8 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
             Some(uri)
         }
     };
-    options.request_timeout = Duration::from_secs(global.timeout.max(1));
+    options.request_timeout = Duration::from_secs(global.mcp_timeout.max(1));
+    options.oauth_timeouts = OAuthTimeouts::from_request(Duration::from_secs(global.timeout.max(1)));
     options.auth_timeout = Duration::from_secs(global.auth_timeout.max(1));
     options.observer = Arc::new(Narrator { quiet: global.json });
     options.handler = Some(Arc::new(CliHandler { accept_defaults: global.accept_defaults, quiet: global.json }));

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod lifecycle;
 mod proxy;
+mod stalled;
 mod store_kill;
 mod stores;
 mod tls;
