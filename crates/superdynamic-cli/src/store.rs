@@ -60,21 +60,18 @@ fn postgres(_: &GlobalArgs) -> Result<Arc<dyn CredentialStore>, Failure> {
     Err(Failure::usage("this superdynamic was built without PostgreSQL support (cargo feature `postgres`)"))
 }
 
-/// Says once per store directory (a marker file remembers) that the keychain is not reachable and the file
-/// store is used instead.
+/// Says once per store directory (a marker file remembers) that no keychain is reachable and the file store
+/// is used instead. The technical cause is a debug log (`-v`), every time.
 fn notice_fallback_once(path: &std::path::Path, reason: &str) {
     if !cfg!(feature = "keyring") {
         return; // built without the keychain: the file store is simply the store
     }
+    tracing::debug!(cause = %reason, "no OS keychain; using the file store");
     let marker = path.with_file_name("keyring-unavailable");
     if marker.exists() {
         return;
     }
-    eprintln!(
-        "note: {reason}\nnote: credentials are kept in the file store {} (0600) instead; pass --store file to choose \
-         it explicitly. This note is shown once.",
-        path.display()
-    );
+    eprintln!("{}", fallback_note(path));
     if let Some(dir) = marker.parent() {
         let _ = superdynamic::store::create_private_dir(dir);
     }
@@ -85,4 +82,12 @@ fn notice_fallback_once(path: &std::path::Path, reason: &str) {
     if let Ok(mut file) = options.open(&marker) {
         let _ = std::io::Write::write_all(&mut file, format!("{reason}\n").as_bytes());
     }
+}
+
+fn fallback_note(path: &std::path::Path) -> String {
+    format!(
+        "note: No OS keychain is reachable here; credentials are kept in {} (readable only by you). Use --store \
+         keyring to require one.",
+        path.display()
+    )
 }

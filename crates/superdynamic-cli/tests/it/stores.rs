@@ -34,8 +34,8 @@ async fn profiles_keep_separate_registrations_and_tokens_on_one_server() {
     env.stop().await;
 }
 
-/// A Linux or BSD machine without a session D-Bus has no keychain: the default store says so once and uses the
-/// file; `--store keyring` fails with instructions instead.
+/// A Linux or BSD machine without a session D-Bus has no keychain: the default store says so once, in plain words,
+/// and uses the file (the technical cause only with -v); `--store keyring` fails with instructions instead.
 #[cfg(all(unix, not(target_os = "macos")))]
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_keychain_the_default_falls_back_to_the_file_and_says_so_once() {
@@ -46,13 +46,26 @@ async fn without_a_keychain_the_default_falls_back_to_the_file_and_says_so_once(
     ];
     let first = run_with(&env.store(), &["login", &env.url(), "--auto-authorize"], &no_keychain).await;
     first.ok();
-    assert!(first.stderr.contains("No OS keychain is reachable here"), "{}", first.stderr);
-    assert!(first.stderr.contains("This note is shown once"), "{}", first.stderr);
+    let note = format!(
+        "note: No OS keychain is reachable here; credentials are kept in {} (readable only by you). Use --store \
+         keyring to require one.",
+        env.store().display()
+    );
+    assert_eq!(first.stderr.lines().filter(|l| *l == note).count(), 1, "{}", first.stderr);
+    assert!(!first.stderr.contains("zbus") && !first.stderr.contains("D-Bus"), "{}", first.stderr);
     assert!(env.stored()["credentials"][0]["tokens"]["access_token"].is_string(), "the file store has the tokens");
 
     let second = run_with(&env.store(), &["tools", &env.url(), "--non-interactive"], &no_keychain).await;
     second.ok();
     assert!(!second.stderr.contains("note:"), "said only once: {}", second.stderr);
+
+    // With -v, for a store directory that has not seen the note yet: the note, and the cause.
+    let elsewhere = env.dir.path().join("other/credentials.json");
+    let verbose = run_with(&elsewhere, &["clients", "-v"], &no_keychain).await;
+    verbose.ok();
+    assert!(verbose.stderr.contains("No OS keychain is reachable here"), "{}", verbose.stderr);
+    assert!(verbose.stderr.contains("the OS keychain connection failed"), "{}", verbose.stderr);
+    assert!(verbose.stderr.contains("superdynamic-test-bus"), "the D-Bus address tried: {}", verbose.stderr);
 
     let mut explicit = no_keychain.to_vec();
     explicit[0] = ("SUPERDYNAMIC_STORE", Some("keyring"));
