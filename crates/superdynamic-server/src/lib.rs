@@ -39,41 +39,20 @@
 //! # Ok(()) }
 //! ```
 
-mod assertion;
-mod authorize;
-mod cimd;
-mod client_auth;
 mod config;
-mod consent;
-mod device;
-mod direct_call;
-mod fetch;
-mod introspection;
-mod jwt;
-mod keys;
-mod mcp_endpoint;
-mod mcp_sessions;
-mod metadata;
+mod listener;
+mod mcp;
+mod oauth;
 mod pages;
-mod pkce;
 mod rate_limit;
-mod redirect_uri;
-mod registration;
-mod resource;
-mod revocation;
 mod scope;
-mod secrets;
 mod server;
-mod session;
 mod storage;
 mod tls;
-mod token;
 mod tools;
-mod users;
-mod verified_tokens;
 
 pub use config::{Database, ServerConfig, TlsFiles};
+pub use mcp::token_check::ANONYMOUS_SUBJECT;
+pub use oauth::users::{DEFAULT_ITERATIONS, hash_password};
 pub use rate_limit::RateLimit;
-pub use resource::ANONYMOUS_SUBJECT;
 pub use server::{RunningServer, ServerError, start};
-pub use users::{DEFAULT_ITERATIONS, hash_password};

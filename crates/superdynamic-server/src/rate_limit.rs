@@ -9,12 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::serve::IncomingStream;
 use serde_json::json;
 
 /// How many requests one address may make.
@@ -36,18 +35,6 @@ impl Default for RateLimit {
 /// The peer address, for listeners whose address is a `SocketAddr` (plain TCP and our TLS listener).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, crate::server::NoDelayListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, crate::server::NoDelayListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
-}
 
 /// Buckets per address. Stale entries are dropped when the map grows, so a spray of addresses cannot grow it
 /// without bound.

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post};
+use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -22,12 +22,14 @@ use tower_http::trace::TraceLayer;
 use url::Url;
 
 use crate::config::{Database, ServerConfig};
-use crate::jwt::TokenVerifier;
-use crate::keys::{KeyError, KeyRing, SigningKey};
-use crate::mcp_endpoint::McpEndpoint;
-use crate::mcp_sessions::McpSessions;
-use crate::resource::{MAX_MCP_BODY, ResourceState};
-use crate::revocation::RevokedAccessTokens;
+use crate::listener::Bound;
+use crate::mcp::endpoint::McpEndpoint;
+use crate::mcp::sessions::McpSessions;
+use crate::mcp::token_check::{MAX_MCP_BODY, ResourceState};
+use crate::oauth::jwt::TokenVerifier;
+use crate::oauth::keys::{KeyError, KeyRing};
+use crate::oauth::revoked::RevokedAccessTokens;
+use crate::oauth::state::OAuthState;
 use crate::storage::{StorageError, Store};
 use crate::tools::{FileError, FileRoot, McpTools};
 
@@ -49,105 +51,20 @@ pub enum ServerError {
     #[error("could not set up TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
     #[error("could not load the users: {0}")]
-    Users(#[from] crate::users::UsersError),
+    Users(#[from] crate::oauth::users::UsersError),
     #[error("could not prepare the files directory: {0}")]
     Files(#[from] FileError),
     #[error("could not build the token verifier: {0}")]
-    Verifier(#[from] crate::jwt::TokenError),
+    Verifier(#[from] crate::oauth::jwt::TokenError),
     #[error(
         "refusing to serve MCP without authorization (no_auth) on {0}: it is only allowed on a loopback address such as 127.0.0.1 or ::1"
     )]
     NoAuthNotLoopback(SocketAddr),
 }
 
-/// State shared by the authorization server handlers.
-pub struct AuthServerState {
-    /// Exact issuer string (no trailing slash), RFC 8414 §2 / RFC 9207.
-    pub issuer: String,
-    /// The one resource tokens can be issued for (`<base>/mcp`).
-    pub resource: String,
-    pub store: Store,
-    pub signing_key: SigningKey,
-    /// Every public key that still verifies (current first), for `/jwks.json`.
-    pub jwks: crate::keys::Jwks,
-    pub auto_approve: bool,
-    pub access_token_ttl: Duration,
-    pub refresh_token_ttl: Duration,
-    pub demo_user: String,
-    /// Verifies access tokens presented for revocation (RFC 7009).
-    pub verifier: TokenVerifier,
-    /// Shared with the resource server's bearer check.
-    pub revoked_access_tokens: Arc<RevokedAccessTokens>,
-    pub device_poll_interval: Duration,
-    pub device_code_ttl: Duration,
-    /// SSRF policy for CIMD documents and `jwks_uri`.
-    pub fetch_policy: crate::fetch::FetchPolicy,
-    pub cimd_cache: crate::cimd::Cache,
-    /// Who may sign in before consenting.
-    pub users: crate::users::Users,
-}
-
-/// The authorization server: discovery, registration, authorize, token, JWKS.
-fn authorization_server_router(state: Arc<AuthServerState>, limit: crate::rate_limit::RateLimit) -> Router {
-    // One bucket per address and endpoint: a registration flood does not stop that address's refreshes.
-    let limited =
-        || axum::middleware::from_fn_with_state(crate::rate_limit::Limiter::new(limit), crate::rate_limit::limit);
-    Router::new()
-        .route("/.well-known/oauth-authorization-server", get(crate::metadata::authorization_server))
-        .route("/.well-known/openid-configuration", get(crate::metadata::authorization_server))
-        .route("/register", post(crate::registration::register).layer(limited()))
-        .route(
-            "/register/{client_id}",
-            get(crate::registration::read_client)
-                .put(crate::registration::update_client)
-                .delete(crate::registration::delete_client),
-        )
-        .route("/authorize", get(crate::authorize::authorize))
-        .route("/authorize/decision", post(crate::consent::decide))
-        .route("/token", post(crate::token::token).layer(limited()))
-        .route("/revoke", post(crate::revocation::revoke))
-        .route("/introspect", post(crate::introspection::introspect))
-        .route("/device_authorization", post(crate::device::device_authorization))
-        .route("/device", get(crate::device::device_page).post(crate::device::enter_code))
-        .route("/device/decision", post(crate::device::decide))
-        .route("/login", post(crate::session::login))
-        .route("/consents", get(crate::session::consents))
-        .route("/consents/revoke", post(crate::session::revoke_consent))
-        .route("/logout", post(crate::session::logout))
-        .route("/jwks.json", get(jwks))
-        .route("/health", get(health))
-        .route("/", get(docs))
-        .route("/docs", get(docs))
-        .layer(RequestBodyLimitLayer::new(MAX_AS_BODY))
-        .with_state(state)
-}
-
-async fn jwks(axum::extract::State(state): axum::extract::State<Arc<AuthServerState>>) -> impl IntoResponse {
-    Json(state.jwks.clone())
-}
-
-async fn docs(axum::extract::State(state): axum::extract::State<Arc<AuthServerState>>) -> axum::response::Response {
-    crate::pages::with_page_headers(
-        axum::response::Html(crate::pages::docs_page(&state.issuer, &state.resource)).into_response(),
-    )
-}
-
+/// `/health`: answered on every listener.
 async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
-}
-
-/// The resource server: RFC 9728 metadata and `/mcp` (bearer-protected unless `no_auth`, which [`start`]
-/// allows on loopback only).
-fn resource_server_router(state: Arc<ResourceState>, mcp: Arc<McpEndpoint>) -> Router {
-    let mcp_route = Router::new()
-        .route("/mcp", any(crate::mcp_endpoint::serve))
-        .with_state(mcp)
-        .layer(RequestBodyLimitLayer::new(MAX_MCP_BODY));
-    Router::new()
-        .route("/.well-known/oauth-protected-resource/mcp", get(crate::metadata::protected_resource))
-        .route("/.well-known/oauth-protected-resource", get(crate::metadata::protected_resource))
-        .with_state(state)
-        .merge(mcp_route)
 }
 
 /// A running server; stop it with [`RunningServer::shutdown`] (dropping it
@@ -236,14 +153,14 @@ impl Drop for RunningServer {
     }
 }
 
-/// Closes MCP sessions unused for [`crate::mcp_sessions::IDLE_TIMEOUT`] (checked every 30 s).
+/// Closes MCP sessions unused for [`crate::mcp::sessions::IDLE_TIMEOUT`] (checked every 30 s).
 fn session_sweep_task(sessions: Arc<McpSessions>, rmcp_sessions: Arc<LocalSessionManager>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(30));
         loop {
             interval.tick().await;
             let live: Vec<Arc<str>> = rmcp_sessions.sessions.read().await.keys().cloned().collect();
-            for id in sessions.sweep(&live, crate::mcp_sessions::IDLE_TIMEOUT) {
+            for id in sessions.sweep(&live, crate::mcp::sessions::IDLE_TIMEOUT) {
                 tracing::debug!(session = %id, "closing an idle MCP session");
                 if let Err(e) = rmcp_sessions.close_session(&id).await {
                     tracing::warn!(error = %e, "closing an idle MCP session failed");
@@ -255,88 +172,6 @@ fn session_sweep_task(sessions: Arc<McpSessions>, rmcp_sessions: Arc<LocalSessio
 
 fn issuer_from(base: &Url) -> String {
     base.as_str().trim_end_matches('/').to_owned()
-}
-
-/// A bound listener, plain or TLS.
-enum Bound {
-    Plain(tokio::net::TcpListener),
-    Tls(crate::tls::TlsListener),
-}
-
-impl Bound {
-    async fn bind(
-        addr: SocketAddr,
-        tls: Option<&Arc<rustls::ServerConfig>>,
-    ) -> Result<(Self, SocketAddr), ServerError> {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(match tls {
-            Some(config) => (Self::Tls(crate::tls::TlsListener::new(listener, config.clone())), local),
-            None => (Self::Plain(listener), local),
-        })
-    }
-
-    fn scheme(&self) -> &'static str {
-        match self {
-            Self::Plain(_) => "http",
-            Self::Tls(_) => "https",
-        }
-    }
-
-    /// Serves `app` until `stop` fires.
-    fn serve(self, app: Router, stop: oneshot::Receiver<()>) -> JoinHandle<()> {
-        async fn run<L>(listener: L, app: Router, stop: oneshot::Receiver<()>)
-        where
-            L: axum::serve::Listener<Addr = SocketAddr>,
-            for<'a> crate::rate_limit::PeerAddr:
-                axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
-        {
-            // The peer address feeds the per-address rate limit.
-            let app = app.into_make_service_with_connect_info::<crate::rate_limit::PeerAddr>();
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
-        }
-        match self {
-            Self::Plain(l) => tokio::spawn(run(NoDelayListener(l), app, stop)),
-            Self::Tls(l) => tokio::spawn(run(l, app, stop)),
-        }
-    }
-}
-
-/// Plain TCP with `TCP_NODELAY` on every connection: replies are written in several pieces (SSE), and without it
-/// Nagle's algorithm and the client's delayed ACK add about 40 ms to each request on a kept-alive connection.
-pub(crate) struct NoDelayListener(tokio::net::TcpListener);
-
-impl axum::serve::Listener for NoDelayListener {
-    type Io = tokio::net::TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((tcp, peer)) => {
-                    let _ = tcp.set_nodelay(true);
-                    return (tcp, peer);
-                }
-                Err(e) => {
-                    // E.g. too many open files: back off briefly, as axum's own listener does.
-                    tracing::warn!(error = %e, "accepting a TCP connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
 }
 
 fn check_public_url(url: &Url) -> Result<Url, ServerError> {
@@ -387,8 +222,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let KeyRing { current: signing_key, jwks } =
         KeyRing::load(&store, config.signing_key_max_age, config.access_token_ttl)?;
     let users = match &config.users_file {
-        Some(path) => crate::users::Users::load(path)?,
-        None => crate::users::Users::default(),
+        Some(path) => crate::oauth::users::Users::load(path)?,
+        None => crate::oauth::users::Users::default(),
     };
     let files = Arc::new(match &config.files_dir {
         Some(dir) => FileRoot::directory(dir)?,
@@ -399,13 +234,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         None => None,
     };
 
-    let (as_listener, local_addr) = Bound::bind(config.bind, tls.as_ref()).await?;
+    let (as_listener, local_addr) = Bound::bind(config.bind, tls.as_ref())
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.bind, source })?;
     let base_url = base_url_for(config.public_url.as_ref(), as_listener.scheme(), local_addr)?;
     let issuer = issuer_from(&base_url);
     // Split origins: the resource server gets its own listener and origin.
     let (rs_listener, resource_addr, rs_base) = match config.resource_bind {
         Some(addr) => {
-            let (listener, local) = Bound::bind(addr, tls.as_ref()).await?;
+            let (listener, local) =
+                Bound::bind(addr, tls.as_ref()).await.map_err(|source| ServerError::Bind { addr, source })?;
             let base = base_url_for(config.resource_public_url.as_ref(), listener.scheme(), local)?;
             (Some(listener), Some(local), base)
         }
@@ -417,7 +255,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 
     let verifier = TokenVerifier::new(&issuer, &resource, &jwks)?;
     let revoked_access_tokens = Arc::new(RevokedAccessTokens::load(&store)?);
-    let auth_state = Arc::new(AuthServerState {
+    let auth_state = Arc::new(OAuthState {
         issuer: issuer.clone(),
         resource: resource.clone(),
         store,
@@ -431,11 +269,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         revoked_access_tokens: revoked_access_tokens.clone(),
         device_poll_interval: config.device_poll_interval,
         device_code_ttl: config.device_code_ttl,
-        fetch_policy: crate::fetch::FetchPolicy {
+        fetch_policy: crate::oauth::fetch::FetchPolicy {
             allow_private_hosts: config.allow_private_cimd_hosts,
             insecure_loopback_http: config.insecure_cimd_for_tests,
         },
-        cimd_cache: crate::cimd::Cache::default(),
+        cimd_cache: crate::oauth::cimd_cache::Cache::default(),
         users,
     });
     let resource_state = Arc::new(ResourceState::new(
@@ -480,17 +318,21 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let prototype = tools.clone();
     let rmcp = StreamableHttpService::new(move || Ok(prototype.clone()), rmcp_sessions.clone(), mcp_config);
     let sessions = Arc::new(McpSessions::default());
-    let anonymous = config.no_auth.then(|| Arc::new(crate::resource::anonymous_claims(&resource_state)));
+    let anonymous = config.no_auth.then(|| Arc::new(crate::mcp::token_check::anonymous_claims(&resource_state)));
     let mcp = Arc::new(McpEndpoint {
         rs: resource_state.clone(),
         anonymous,
         sessions: sessions.clone(),
-        direct: crate::direct_call::DirectCalls::new(tools, &hosts, rmcp_sessions.clone()),
+        direct: crate::mcp::direct_call::DirectCalls::new(tools, &hosts, rmcp_sessions.clone()),
         rmcp,
     });
 
-    let as_router = authorization_server_router(auth_state.clone(), config.rate_limit);
-    let rs_router = resource_server_router(resource_state, mcp);
+    let site = crate::pages::docs::Site { issuer: issuer.clone(), mcp_url: resource.clone() };
+    let as_router = crate::oauth::router(auth_state.clone(), config.rate_limit)
+        .merge(crate::pages::docs::router(site))
+        .route("/health", get(health))
+        .layer(RequestBodyLimitLayer::new(MAX_AS_BODY));
+    let rs_router = crate::mcp::router(resource_state, mcp);
     let mut stop_http = Vec::new();
     let mut serve_tasks = Vec::new();
     let mut spawn = |listener: Bound, app: Router| {

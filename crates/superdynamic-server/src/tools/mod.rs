@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 pub use files::{FileError, FileRoot};
 
-use crate::jwt::AccessClaims;
+use crate::oauth::jwt::AccessClaims;
 use crate::scope::{FILES_READ, MCP_TOOLS, PROFILE_READ};
 
 /// The scope `tools/call` needs for each tool; `None` for unknown tools
@@ -55,7 +55,7 @@ impl McpTools {
         Self { files, tool_router: Self::tool_router() }
     }
 
-    /// Runs tool `name` for a `tools/call` answered without rmcp (`crate::direct_call`), with the same code
+    /// Runs tool `name` for a `tools/call` answered without rmcp (`crate::mcp::direct_call`), with the same code
     /// and the same argument deserialization as the `#[tool]` methods below. `None` when `name` is not one of
     /// these tools or its arguments do not deserialize: rmcp then answers, with its own error.
     pub fn call_directly(&self, name: &str, arguments: JsonObject, claims: &AccessClaims) -> Option<CallToolResult> {

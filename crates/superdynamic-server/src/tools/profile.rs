@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::jwt::AccessClaims;
+use crate::oauth::jwt::AccessClaims;
 
 pub struct Profile {
     pub sub: String,

@@ -1,5 +1,4 @@
-//! Discovery documents: RFC 8414 / OIDC Discovery for the authorization
-//! server, RFC 9728 for the protected resource.
+//! The authorization server's discovery documents: RFC 8414 / OIDC Discovery metadata and the JWK set.
 
 use std::sync::Arc;
 
@@ -7,12 +6,11 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::assertion::ASSERTION_ALGS;
-use crate::registration::CLIENT_CREDENTIALS_GRANT;
-use crate::resource::ResourceState;
-use crate::scope::{ALL_SCOPES, RESOURCE_SCOPES};
-use crate::server::AuthServerState;
-use crate::token::DEVICE_CODE_GRANT;
+use crate::oauth::assertion::ASSERTION_ALGS;
+use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT};
+use crate::oauth::keys::Jwks;
+use crate::oauth::state::OAuthState;
+use crate::scope::ALL_SCOPES;
 
 /// Client authentication methods accepted at every back-channel endpoint.
 const AUTH_METHODS: [&str; 4] = ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"];
@@ -20,7 +18,7 @@ const AUTH_METHODS: [&str; 4] = ["none", "client_secret_basic", "client_secret_p
 /// RFC 8414 §2 (also served as OIDC Discovery: MCP 2025-11-25 lets clients
 /// try either). `issuer` has no trailing slash and is the exact string put in
 /// `iss` of tokens and authorization responses.
-pub async fn authorization_server(State(state): State<Arc<AuthServerState>>) -> Json<Value> {
+pub async fn authorization_server(State(state): State<Arc<OAuthState>>) -> Json<Value> {
     let issuer = &state.issuer;
     Json(json!({
         "issuer": issuer,
@@ -41,7 +39,7 @@ pub async fn authorization_server(State(state): State<Arc<AuthServerState>>) -> 
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT, CLIENT_CREDENTIALS_GRANT],
-        "code_challenge_methods_supported": [crate::pkce::S256],
+        "code_challenge_methods_supported": [crate::oauth::pkce::S256],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         // RFC 8414 §2: algorithms for private_key_jwt (RFC 7523).
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
@@ -59,14 +57,7 @@ pub async fn authorization_server(State(state): State<Arc<AuthServerState>>) -> 
     }))
 }
 
-/// RFC 9728 §2, served at `/.well-known/oauth-protected-resource/mcp` (path
-/// form, RFC 9728 §3.1) and at the root well-known URI.
-pub async fn protected_resource(State(state): State<Arc<ResourceState>>) -> Json<Value> {
-    Json(json!({
-        "resource": state.resource,
-        "authorization_servers": [state.issuer],
-        "scopes_supported": RESOURCE_SCOPES,
-        "bearer_methods_supported": ["header"],
-        "resource_name": "superdynamic demo MCP server",
-    }))
+/// `/jwks.json`: every public key that still verifies, current first.
+pub async fn jwks(State(state): State<Arc<OAuthState>>) -> Json<Jwks> {
+    Json(state.jwks.clone())
 }

@@ -7,76 +7,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::redirect_uri::{RedirectUriError, validate_for_registration};
+use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT};
+use crate::oauth::redirect_uri::{RedirectUriError, validate_for_registration};
+use crate::oauth::secrets::{hash_secret, hashes_equal, random_token};
+use crate::oauth::state::OAuthState;
 use crate::scope::ScopeSet;
-use crate::secrets::{hash_secret, hashes_equal, random_token};
-use crate::server::AuthServerState;
+use crate::storage::client_metadata::{AuthMethod, ClientMetadata};
 use crate::storage::{RegisteredClient, now};
-use crate::token::DEVICE_CODE_GRANT;
-
-/// How a client authenticates at the token endpoint (RFC 7591 §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
-    /// Public client: no secret, proves nothing but PKCE.
-    None,
-    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
-    ClientSecretBasic,
-    /// `client_id` + `client_secret` in the form body.
-    ClientSecretPost,
-    /// A JWT signed with a key from the client's `jwks`/`jwks_uri` (RFC 7523 §2.2).
-    PrivateKeyJwt,
-}
-
-impl AuthMethod {
-    pub fn has_secret(self) -> bool {
-        matches!(self, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
-    }
-
-    /// Whether the client proves possession of a credential (not a public client).
-    pub fn is_confidential(self) -> bool {
-        self != AuthMethod::None
-    }
-}
-
-/// The metadata we keep and echo back; unknown fields are ignored (RFC 7591 §2).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ClientMetadata {
-    pub redirect_uris: Vec<String>,
-    pub token_endpoint_auth_method: AuthMethod,
-    pub grant_types: Vec<String>,
-    pub response_types: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contacts: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub software_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub software_version: Option<String>,
-    /// Inline public key set for `private_key_jwt` (RFC 7591 §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwks: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwks_uri: Option<String>,
-}
-
-impl ClientMetadata {
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
-    }
-}
 
 /// The request body as sent; every field optional so we can say what is missing.
 #[derive(Debug, Deserialize)]
@@ -124,8 +64,6 @@ fn no_store_headers() -> [(header::HeaderName, &'static str); 2] {
     [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")]
 }
 
-/// OAuth 2.1 §4.2 (MCP extension io.modelcontextprotocol/oauth-client-credentials).
-pub const CLIENT_CREDENTIALS_GRANT: &str = "client_credentials";
 const KNOWN_GRANTS: [&str; 4] = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT, CLIENT_CREDENTIALS_GRANT];
 
 /// Checks a `jwks` value: a JWK set of public ES256/RS256 signing keys.
@@ -262,7 +200,7 @@ pub(crate) fn validate_metadata(value: Value) -> Result<ClientMetadata, Registra
 /// RFC 7591 §3: validate the metadata, mint a client_id (and a secret for
 /// confidential methods, stored hashed and returned only here), answer 201.
 pub async fn register(
-    State(state): State<Arc<AuthServerState>>,
+    State(state): State<Arc<OAuthState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, RegistrationError> {
@@ -308,7 +246,7 @@ pub async fn register(
 /// RFC 7591 §3.2.1 + RFC 7592 §3 client information response. The secret
 /// is only known (and so only returned) when it was just issued.
 fn client_information(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     secret: Option<&str>,
     registration_token: &str,
@@ -347,7 +285,7 @@ fn invalid_token() -> Response {
 // The error is the finished response; it is built once per refused request.
 #[allow(clippy::result_large_err)]
 fn managed_client(
-    state: &AuthServerState,
+    state: &OAuthState,
     headers: &HeaderMap,
     client_id: &str,
 ) -> Result<(RegisteredClient, String), Response> {
@@ -373,7 +311,7 @@ fn managed_client(
 
 /// `GET /register/{client_id}` (RFC 7592 §2.1).
 pub async fn read_client(
-    State(state): State<Arc<AuthServerState>>,
+    State(state): State<Arc<OAuthState>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -390,7 +328,7 @@ pub async fn read_client(
 /// `PUT /register/{client_id}` (RFC 7592 §2.2): replaces the metadata; the
 /// body must name the same client_id and may repeat (not change) the secret.
 pub async fn update_client(
-    State(state): State<Arc<AuthServerState>>,
+    State(state): State<Arc<OAuthState>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -406,7 +344,7 @@ pub async fn update_client(
 }
 
 fn apply_update(
-    state: &AuthServerState,
+    state: &OAuthState,
     mut client: RegisteredClient,
     token: &str,
     body: &[u8],
@@ -463,7 +401,7 @@ fn apply_update(
 /// `DELETE /register/{client_id}` (RFC 7592 §2.3): the client becomes
 /// unknown and its refresh tokens stop working.
 pub async fn delete_client(
-    State(state): State<Arc<AuthServerState>>,
+    State(state): State<Arc<OAuthState>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {

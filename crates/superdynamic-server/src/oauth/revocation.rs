@@ -1,5 +1,4 @@
-//! `POST /revoke`: OAuth 2.0 Token Revocation (RFC 7009), and the set of
-//! revoked access tokens the resource server consults.
+//! `POST /revoke`: OAuth 2.0 Token Revocation (RFC 7009).
 //!
 //! - A refresh token revokes its whole family (every token rotated from the
 //!   same authorization), so nothing minted from it can be refreshed again.
@@ -9,53 +8,21 @@
 //!   another client) are answered 200 and left alone; `token_type_hint` only
 //!   decides which kind is tried first (§2.1: an unknown hint is ignored).
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::client_auth;
-use crate::secrets::hash_secret;
-use crate::server::AuthServerState;
-use crate::storage::{RegisteredClient, StorageError, Store, now};
-use crate::token::{TokenError, authorization_header, no_store, parse_form};
+use crate::oauth::client_auth;
+use crate::oauth::error_response::{TokenError, no_store};
+use crate::oauth::params::{authorization_header, parse_form};
+use crate::oauth::secrets::hash_secret;
+use crate::oauth::state::OAuthState;
+use crate::storage::{RegisteredClient, StorageError, now};
 
-/// `jti` → `exp` of revoked, not yet expired access tokens. Loaded from the
-/// database at start and updated on every revocation, so the bearer check is
-/// one hash-map lookup.
-#[derive(Debug, Default)]
-pub struct RevokedAccessTokens {
-    jtis: RwLock<HashMap<String, i64>>,
-}
-
-impl RevokedAccessTokens {
-    pub fn load(store: &Store) -> Result<Self, StorageError> {
-        let jtis = store.revoked_access_tokens()?.into_iter().collect();
-        Ok(Self { jtis: RwLock::new(jtis) })
-    }
-
-    pub fn insert(&self, jti: &str, expires_at: i64) {
-        // A poisoned lock still holds a usable map: keep revoking.
-        let mut jtis = self.jtis.write().unwrap_or_else(|e| e.into_inner());
-        jtis.insert(jti.to_owned(), expires_at);
-    }
-
-    pub fn contains(&self, jti: &str) -> bool {
-        let jtis = self.jtis.read().unwrap_or_else(|e| e.into_inner());
-        jtis.contains_key(jti)
-    }
-
-    /// Forgets tokens that have expired anyway (they fail verification).
-    pub fn prune(&self, now: i64) {
-        let mut jtis = self.jtis.write().unwrap_or_else(|e| e.into_inner());
-        jtis.retain(|_, exp| *exp >= now);
-    }
-}
-
-pub async fn revoke(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
@@ -70,9 +37,9 @@ pub async fn revoke(State(state): State<Arc<AuthServerState>>, headers: HeaderMa
 }
 
 /// Tries to revoke a token as one kind; `Ok(true)` if it was of that kind.
-type Revoker = fn(&AuthServerState, &RegisteredClient, &str) -> Result<bool, TokenError>;
+type Revoker = fn(&OAuthState, &RegisteredClient, &str) -> Result<bool, TokenError>;
 
-async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<(), TokenError> {
+async fn handle(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<(), TokenError> {
     let form = parse_form(headers, body)?;
     let authorization = authorization_header(headers)?;
     // RFC 7009 §2.1: the client authenticates as at the token endpoint.
@@ -99,7 +66,7 @@ async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Re
 }
 
 /// Returns whether `token` is one of our refresh tokens (revoked or not).
-fn revoke_refresh_token(state: &AuthServerState, client: &RegisteredClient, token: &str) -> Result<bool, TokenError> {
+fn revoke_refresh_token(state: &OAuthState, client: &RegisteredClient, token: &str) -> Result<bool, TokenError> {
     let store_err = |e: StorageError| TokenError::Server(e.to_string());
     let Some(record) = state.store.find_refresh_token(&hash_secret(token)).map_err(store_err)? else {
         return Ok(false);
@@ -114,7 +81,7 @@ fn revoke_refresh_token(state: &AuthServerState, client: &RegisteredClient, toke
 }
 
 /// Returns whether `token` is a valid access token this server issued.
-fn revoke_access_token(state: &AuthServerState, client: &RegisteredClient, token: &str) -> Result<bool, TokenError> {
+fn revoke_access_token(state: &OAuthState, client: &RegisteredClient, token: &str) -> Result<bool, TokenError> {
     // Only tokens that verify (our signature, issuer, audience, not expired)
     // are recorded: anything else is already unusable at /mcp.
     let Ok(claims) = state.verifier.verify(token) else {
@@ -131,30 +98,4 @@ fn revoke_access_token(state: &AuthServerState, client: &RegisteredClient, token
     state.revoked_access_tokens.insert(&claims.jti, claims.exp);
     tracing::info!(client_id = %client.client_id, "revoked an access token");
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn revoked_set_prunes_expired_entries() {
-        let set = RevokedAccessTokens::default();
-        set.insert("a", 100);
-        set.insert("b", 300);
-        assert!(set.contains("a") && set.contains("b"));
-        set.prune(200);
-        assert!(!set.contains("a"));
-        assert!(set.contains("b"));
-    }
-
-    #[test]
-    fn loads_unexpired_entries_from_the_store() {
-        let store = Store::open_memory().unwrap();
-        store.insert_revoked_access_token("live", now() + 60).unwrap();
-        store.insert_revoked_access_token("dead", now() - 60).unwrap();
-        let set = RevokedAccessTokens::load(&store).unwrap();
-        assert!(set.contains("live"));
-        assert!(!set.contains("dead"));
-    }
 }

@@ -7,110 +7,20 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
 
-use crate::authorize::QueryParams;
-use crate::client_auth;
-use crate::jwt::{self, AccessClaims};
-use crate::pkce;
-use crate::registration::CLIENT_CREDENTIALS_GRANT;
+use crate::oauth::client_auth;
+use crate::oauth::error_response::{TokenError, no_store};
+use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT};
+use crate::oauth::jwt::{self, AccessClaims};
+use crate::oauth::params::{QueryParams, authorization_header, parse_form};
+use crate::oauth::pkce;
+use crate::oauth::secrets::{hash_secret, random_token};
+use crate::oauth::state::OAuthState;
 use crate::scope::{DEFAULT_SCOPE, ScopeSet};
-use crate::secrets::{hash_secret, random_token};
-use crate::server::AuthServerState;
 use crate::storage::{CodeRedemption, DevicePoll, RefreshRecord, RegisteredClient, now};
-
-/// RFC 8628 §3.4 grant type.
-pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// RFC 6749 §5.2 error responses.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("{0}")]
-    InvalidRequest(String),
-    #[error("{description}")]
-    InvalidClient { description: String, basic_tried: bool },
-    #[error("{0}")]
-    InvalidGrant(String),
-    #[error("{0}")]
-    UnauthorizedClient(String),
-    #[error("{0}")]
-    UnsupportedGrantType(String),
-    #[error("{0}")]
-    InvalidScope(String),
-    /// RFC 8707 §2.
-    #[error("{0}")]
-    InvalidTarget(String),
-    /// RFC 8628 §3.5: the user has not answered yet.
-    #[error("the user has not yet approved or denied the request")]
-    AuthorizationPending,
-    /// RFC 8628 §3.5: polled faster than the interval.
-    #[error("polling too fast; wait 5 more seconds between requests")]
-    SlowDown,
-    /// RFC 8628 §3.5: the user denied the request.
-    #[error("the user denied the request")]
-    AccessDenied,
-    /// RFC 8628 §3.5: the device code expired.
-    #[error("the device code has expired; start a new device authorization")]
-    ExpiredToken,
-    #[error("internal error: {0}")]
-    Server(String),
-}
-
-impl TokenError {
-    pub(crate) fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::InvalidClient { .. } => "invalid_client",
-            Self::InvalidGrant(_) => "invalid_grant",
-            Self::UnauthorizedClient(_) => "unauthorized_client",
-            Self::UnsupportedGrantType(_) => "unsupported_grant_type",
-            Self::InvalidScope(_) => "invalid_scope",
-            Self::InvalidTarget(_) => "invalid_target",
-            Self::AuthorizationPending => "authorization_pending",
-            Self::SlowDown => "slow_down",
-            Self::AccessDenied => "access_denied",
-            Self::ExpiredToken => "expired_token",
-            Self::Server(_) => "server_error",
-        }
-    }
-}
-
-/// OAuth 2.1 §3.2.3: token responses and errors must not be cached.
-pub(crate) fn no_store(response: &mut Response) {
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
-impl IntoResponse for TokenError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
-            Self::Server(detail) => {
-                tracing::error!(detail, "token endpoint failure");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
-        let description = match &self {
-            Self::Server(_) => "the server failed to process the request".to_owned(),
-            other => other.to_string(),
-        };
-        let mut response =
-            (status, Json(json!({"error": self.code(), "error_description": description}))).into_response();
-        // RFC 6749 §5.2: a failed Basic attempt gets a Basic challenge.
-        if let Self::InvalidClient { basic_tried: true, .. } = self {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"superdynamic-server\""));
-        }
-        no_store(&mut response);
-        response
-    }
-}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct TokenResponse {
@@ -122,7 +32,7 @@ pub(crate) struct TokenResponse {
     scope: String,
 }
 
-pub async fn token(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(tokens) => {
             let mut response = Json(tokens).into_response();
@@ -141,44 +51,7 @@ pub async fn token(State(state): State<Arc<AuthServerState>>, headers: HeaderMap
     }
 }
 
-/// The form body of a back-channel request (token, revocation, device
-/// authorization): must be form-urlencoded, parameters not repeated.
-pub(crate) fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<QueryParams, TokenError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(TokenError::InvalidRequest("the request body must be application/x-www-form-urlencoded".into()));
-    }
-    let form = std::str::from_utf8(body)
-        .ok()
-        .and_then(|b| QueryParams::parse(b).ok())
-        .ok_or_else(|| TokenError::InvalidRequest("the form body is malformed".into()))?;
-    // OAuth 2.1 §3.2: parameters must not be repeated.
-    if let Some(name) = form.first_repeated() {
-        return Err(TokenError::InvalidRequest(format!("parameter {name} was sent more than once")));
-    }
-    Ok(form)
-}
-
-/// The single `Authorization` header, if any, as text.
-pub(crate) fn authorization_header(headers: &HeaderMap) -> Result<Option<&str>, TokenError> {
-    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
-    let authorization = auth_headers.next();
-    if auth_headers.next().is_some() {
-        return Err(TokenError::InvalidRequest("more than one Authorization header".into()));
-    }
-    match authorization {
-        Some(v) => Ok(Some(v.to_str().map_err(|_| TokenError::InvalidClient {
-            description: "the Authorization header is not valid text".into(),
-            basic_tried: true,
-        })?)),
-        None => Ok(None),
-    }
-}
-
-async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, TokenError> {
+async fn handle(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, TokenError> {
     let form = parse_form(headers, body)?;
     let authorization = authorization_header(headers)?;
 
@@ -206,7 +79,7 @@ async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Re
 /// a confidential client gets an access token for itself (sub = client_id,
 /// aud = the MCP resource). No refresh token (OAuth 2.1 §4.2.3).
 fn client_credentials_grant(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
 ) -> Result<TokenResponse, TokenError> {
@@ -249,7 +122,7 @@ fn client_credentials_grant(
 }
 
 /// RFC 8707 §2: `resource`, when sent, must name the MCP endpoint.
-pub(crate) fn check_resource(state: &AuthServerState, form: &QueryParams) -> Result<(), TokenError> {
+pub(crate) fn check_resource(state: &OAuthState, form: &QueryParams) -> Result<(), TokenError> {
     match form.get("resource") {
         Some(r) if r != state.resource => {
             Err(TokenError::InvalidTarget(format!("unknown resource {r:?}; this server protects {}", state.resource)))
@@ -260,7 +133,7 @@ pub(crate) fn check_resource(state: &AuthServerState, form: &QueryParams) -> Res
 
 /// OAuth 2.1 §4.1.3.
 fn authorization_code_grant(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
 ) -> Result<TokenResponse, TokenError> {
@@ -328,7 +201,7 @@ fn authorization_code_grant(
 /// RFC 8628 §3.4/§3.5: the device polls with its device code until the user
 /// answers at the verification page.
 fn device_code_grant(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
 ) -> Result<TokenResponse, TokenError> {
@@ -376,7 +249,7 @@ fn device_code_grant(
 /// OAuth 2.1 §4.3 with rotation (§4.3.1): every use yields a new refresh
 /// token; presenting a used one revokes the whole family.
 fn refresh_token_grant(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
 ) -> Result<TokenResponse, TokenError> {
@@ -393,7 +266,7 @@ fn refresh_token_grant(
     if record.revoked {
         return Err(TokenError::InvalidGrant("the refresh token was revoked".into()));
     }
-    let reuse = |state: &AuthServerState| -> Result<TokenResponse, TokenError> {
+    let reuse = |state: &OAuthState| -> Result<TokenResponse, TokenError> {
         let n = state.store.revoke_family(&record.family_id).map_err(store_err)?;
         tracing::warn!(client_id = %client.client_id, revoked = n, "refresh token reused; revoked its family");
         Err(TokenError::InvalidGrant("the refresh token was already used; all tokens of this grant are revoked".into()))
@@ -431,7 +304,7 @@ fn refresh_token_grant(
 /// Mints an access token with `scope` and, if the client may refresh, a new
 /// refresh token in `base`'s family carrying the full original scope.
 fn issue(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     base: &RefreshRecord,
     scope: &ScopeSet,
@@ -440,7 +313,7 @@ fn issue(
 }
 
 fn issue_with(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     base: &RefreshRecord,
     scope: &ScopeSet,

@@ -1,4 +1,4 @@
-//! Browser sign-in (demo users, see [`crate::users`]), remembered consents
+//! Browser sign-in (demo users, see [`crate::oauth::users`]), remembered consents
 //! and the `/consents` page where a signed-in user reviews and revokes them.
 //!
 //! - The session is a random id in a cookie (`__Host-` prefixed and `Secure`
@@ -17,11 +17,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::authorize::QueryParams;
-use crate::consent::cookie_value;
+use crate::oauth::params::QueryParams;
+use crate::oauth::params::cookie_value;
+use crate::oauth::secrets::{hash_secret, hashes_equal, random_token};
+use crate::oauth::state::OAuthState;
 use crate::pages::{ConsentRow, consents_page, error_page, info_page, login_page, with_page_headers};
-use crate::secrets::{hash_secret, hashes_equal, random_token};
-use crate::server::AuthServerState;
 use crate::storage::now;
 
 const SESSION_LIFETIME_SECS: i64 = 8 * 3600;
@@ -34,12 +34,12 @@ pub struct SignedIn {
     pub csrf_token: String,
 }
 
-fn secure(state: &AuthServerState) -> bool {
+fn secure(state: &OAuthState) -> bool {
     state.issuer.starts_with("https://")
 }
 
 /// RFC 6265bis §4.1.3.2: `__Host-` needs Secure, so only under TLS.
-fn session_cookie_name(state: &AuthServerState) -> &'static str {
+fn session_cookie_name(state: &OAuthState) -> &'static str {
     if secure(state) { "__Host-superdynamic_session" } else { "superdynamic_session" }
 }
 
@@ -54,7 +54,7 @@ fn set_cookie(response: &mut Response, cookie: &str) {
 }
 
 /// The signed-in user of this request, if any.
-pub fn current_user(state: &AuthServerState, headers: &HeaderMap) -> Option<SignedIn> {
+pub fn current_user(state: &OAuthState, headers: &HeaderMap) -> Option<SignedIn> {
     let id = cookie_value(headers, session_cookie_name(state))?;
     match state.store.find_session(&hash_secret(id)) {
         Ok(Some((username, _))) => Some(SignedIn { username, csrf_token: csrf_for(id) }),
@@ -72,7 +72,7 @@ fn safe_return_to(target: &str) -> Option<&str> {
 }
 
 /// The sign-in page, which returns to `return_to` afterwards.
-pub fn sign_in(state: &AuthServerState, return_to: &str, asking: Option<&str>, error: Option<&str>) -> Response {
+pub fn sign_in(state: &OAuthState, return_to: &str, asking: Option<&str>, error: Option<&str>) -> Response {
     let Ok(csrf) = random_token() else {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The server could not create a sign-in form.");
     };
@@ -88,7 +88,7 @@ fn parse_body(body: &[u8]) -> Option<QueryParams> {
 }
 
 /// `POST /login`: checks the password and starts a session.
-pub async fn login(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(form) = parse_body(&body) else {
         return error_page(StatusCode::BAD_REQUEST, "The sign-in form could not be read.");
     };
@@ -136,7 +136,7 @@ pub async fn login(State(state): State<Arc<AuthServerState>>, headers: HeaderMap
 }
 
 /// `GET /consents`: the signed-in user's remembered consents.
-pub async fn consents(State(state): State<Arc<AuthServerState>>, headers: HeaderMap) -> Response {
+pub async fn consents(State(state): State<Arc<OAuthState>>, headers: HeaderMap) -> Response {
     let Some(user) = current_user(&state, &headers) else {
         return sign_in(&state, "/consents", None, None);
     };
@@ -160,11 +160,7 @@ pub async fn consents(State(state): State<Arc<AuthServerState>>, headers: Header
 /// Checks the session-bound CSRF token of a signed-in user's form.
 // The error is the finished response; it is built once per refused request.
 #[allow(clippy::result_large_err)]
-fn signed_in_form(
-    state: &AuthServerState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(SignedIn, QueryParams), Response> {
+fn signed_in_form(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<(SignedIn, QueryParams), Response> {
     let user = current_user(state, headers)
         .ok_or_else(|| error_page(StatusCode::UNAUTHORIZED, "You are not signed in (or your session expired)."))?;
     let form = parse_body(body).ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "The form could not be read."))?;
@@ -176,7 +172,7 @@ fn signed_in_form(
 }
 
 /// `POST /consents/revoke` with `client_id` and `csrf_token`.
-pub async fn revoke_consent(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke_consent(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     let (user, form) = match signed_in_form(&state, &headers, &body) {
         Ok(ok) => ok,
         Err(response) => return response,
@@ -197,7 +193,7 @@ pub async fn revoke_consent(State(state): State<Arc<AuthServerState>>, headers: 
 }
 
 /// `POST /logout` with `csrf_token`.
-pub async fn logout(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn logout(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(response) = signed_in_form(&state, &headers, &body) {
         return response;
     }

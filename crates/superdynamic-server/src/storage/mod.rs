@@ -2,8 +2,10 @@
 //! tokens, pending consent requests, device authorization requests, revoked
 //! access tokens and the token signing key.
 //!
-//! Credentials are stored only as hashes (see [`crate::secrets`]). Each
+//! Credentials are stored only as hashes (see [`crate::oauth::secrets`]). Each
 //! statement is short, so handlers call the store directly under one mutex.
+
+pub mod client_metadata;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -11,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::registration::ClientMetadata;
+use client_metadata::ClientMetadata;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -2,7 +2,7 @@
 //! - who opened each one: a session is only usable with tokens of the same user (MCP Security Best Practices
 //!   §Session Hijacking);
 //! - when it was last used: a session unused for [`IDLE_TIMEOUT`] is closed. This replaces rmcp's own idle
-//!   timer, which cannot see the `tools/call` requests answered without rmcp ([`crate::direct_call`]);
+//!   timer, which cannot see the `tools/call` requests answered without rmcp ([`crate::mcp::direct_call`]);
 //! - the last few answers given without rmcp, so a client that lost one can resume its SSE stream with
 //!   `Last-Event-ID` (Streamable HTTP §Resumability and Redelivery), as rmcp allows for its own streams.
 

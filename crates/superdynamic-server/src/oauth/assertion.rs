@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::fetch::{FetchPolicy, get_json};
-use crate::secrets::hash_secret;
-use crate::server::AuthServerState;
+use crate::oauth::fetch::{FetchPolicy, get_json};
+use crate::oauth::secrets::hash_secret;
+use crate::oauth::state::OAuthState;
 use crate::storage::{RegisteredClient, now};
 
 /// RFC 7523 §2.2 `client_assertion_type`.
@@ -58,7 +58,7 @@ async fn client_keys(policy: FetchPolicy, client: &RegisteredClient) -> Result<J
 }
 
 /// Verifies `assertion` for `client` and burns its `jti`.
-pub async fn verify(state: &AuthServerState, client: &RegisteredClient, assertion: &str) -> Result<(), String> {
+pub async fn verify(state: &OAuthState, client: &RegisteredClient, assertion: &str) -> Result<(), String> {
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| "the client assertion is not a JWT".to_owned())?;
     let alg = match header.alg {
         Algorithm::ES256 => Algorithm::ES256,

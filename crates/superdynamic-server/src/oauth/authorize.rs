@@ -4,146 +4,23 @@
 //! are shown as a page; after that they go back to the client as a redirect
 //! carrying `error`, `state` and `iss` (OAuth 2.1 §4.1.2.1, RFC 9207).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use url::Url;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
+use crate::oauth::authorization_response::{AuthorizeError, issue_code_and_redirect, redirect_error};
+use crate::oauth::params::QueryParams;
+use crate::oauth::pkce;
+use crate::oauth::redirect_uri;
+use crate::oauth::state::OAuthState;
 use crate::pages::error_page;
-use crate::pkce;
-use crate::redirect_uri;
 use crate::scope::{DEFAULT_SCOPE, ScopeSet};
-use crate::secrets::{hash_secret, random_token};
-use crate::server::AuthServerState;
-use crate::storage::{Grant, now};
-
-/// Authorization codes live one minute (OAuth 2.1 §4.1.2 recommends ≤ 10).
-const CODE_LIFETIME_SECS: i64 = 60;
-
-/// The query parameters; a parameter sent twice is remembered as such
-/// because OAuth 2.1 §3.1 forbids repeating request parameters.
-pub(crate) struct QueryParams {
-    values: HashMap<String, String>,
-    repeated: Vec<String>,
-}
-
-impl QueryParams {
-    pub(crate) fn parse(raw: &str) -> Result<Self, serde_urlencoded::de::Error> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)?;
-        let mut values = HashMap::new();
-        let mut repeated = Vec::new();
-        for (k, v) in pairs {
-            match values.entry(k) {
-                Entry::Occupied(e) => repeated.push(e.key().clone()),
-                Entry::Vacant(e) => {
-                    e.insert(v);
-                }
-            }
-        }
-        Ok(Self { values, repeated })
-    }
-
-    /// The value, unless absent, empty (RFC 6749 §3.1: treated as omitted) or repeated.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        if self.is_repeated(name) {
-            return None;
-        }
-        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
-    }
-
-    pub(crate) fn is_repeated(&self, name: &str) -> bool {
-        self.repeated.iter().any(|r| r == name)
-    }
-
-    pub(crate) fn first_repeated(&self) -> Option<&str> {
-        self.repeated.first().map(String::as_str)
-    }
-}
-
-/// An error reported to the client through its (verified) redirect URI.
-#[derive(Debug, thiserror::Error)]
-#[error("{code}: {description}")]
-pub struct AuthorizeError {
-    /// OAuth 2.1 §4.1.2.1 / RFC 8707 §2 error code.
-    pub code: &'static str,
-    pub description: String,
-}
-
-impl AuthorizeError {
-    fn new(code: &'static str, description: impl Into<String>) -> Self {
-        Self { code, description: description.into() }
-    }
-}
-
-/// A 302 to the client's redirect URI with `params` added to its query, plus
-/// `iss` (RFC 9207 §2: on every authorization response, errors included).
-pub(crate) fn redirect_to_client(redirect_uri: &str, issuer: &str, params: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = Url::parse(redirect_uri) else {
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "The registered redirect URI cannot be parsed.");
-    };
-    {
-        let mut query = url.query_pairs_mut();
-        for (k, v) in params {
-            query.append_pair(k, v);
-        }
-        query.append_pair("iss", issuer);
-    }
-    match HeaderValue::from_str(url.as_str()) {
-        Ok(location) => (
-            StatusCode::FOUND,
-            [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        )
-            .into_response(),
-        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "The redirect URI cannot be sent as a header."),
-    }
-}
-
-pub(crate) fn redirect_error(redirect: &str, issuer: &str, state: Option<&str>, error: &AuthorizeError) -> Response {
-    let mut params = vec![("error", error.code), ("error_description", error.description.as_str())];
-    if let Some(state) = state {
-        params.push(("state", state));
-    }
-    redirect_to_client(redirect, issuer, &params)
-}
-
-/// Issues a single-use code bound to everything in `grant` and redirects
-/// with it (OAuth 2.1 §4.1.2).
-pub(crate) fn issue_code_and_redirect(state: &AuthServerState, grant: &Grant, client_state: Option<&str>) -> Response {
-    let code = match random_token() {
-        Ok(code) => code,
-        Err(e) => {
-            tracing::error!(error = %e, "could not create an authorization code");
-            return redirect_error(
-                &grant.redirect_uri,
-                &state.issuer,
-                client_state,
-                &AuthorizeError::new("server_error", "could not create an authorization code"),
-            );
-        }
-    };
-    if let Err(e) = state.store.insert_code(&hash_secret(&code), grant, now() + CODE_LIFETIME_SECS) {
-        tracing::error!(error = %e, "could not store an authorization code");
-        return redirect_error(
-            &grant.redirect_uri,
-            &state.issuer,
-            client_state,
-            &AuthorizeError::new("server_error", "could not store the authorization code"),
-        );
-    }
-    tracing::info!(client_id = %grant.client_id, scope = %grant.scope, "issued an authorization code");
-    let mut params = vec![("code", code.as_str())];
-    if let Some(s) = client_state {
-        params.push(("state", s));
-    }
-    redirect_to_client(&grant.redirect_uri, &state.issuer, &params)
-}
+use crate::storage::Grant;
 
 pub async fn authorize(
-    State(state): State<Arc<AuthServerState>>,
+    State(state): State<Arc<OAuthState>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -160,8 +37,8 @@ pub async fn authorize(
         return error_page(StatusCode::BAD_REQUEST, "The request has no client_id.");
     };
     // CIMD: an https client_id names a metadata document (fetched, SSRF-guarded).
-    if crate::cimd::is_cimd_client_id(client_id) {
-        match crate::cimd::resolve(&state, client_id).await {
+    if crate::oauth::cimd::is_cimd_client_id(client_id) {
+        match crate::oauth::cimd::resolve(state.fetch_policy, &state.cimd_cache, client_id).await {
             Ok(client) => return authorize_client(&state, &params, client, &headers, raw_query).await,
             Err(e) => {
                 tracing::info!(error = %e, "client ID metadata document refused");
@@ -184,7 +61,7 @@ pub async fn authorize(
 }
 
 async fn authorize_client(
-    state: &Arc<AuthServerState>,
+    state: &Arc<OAuthState>,
     params: &QueryParams,
     client: crate::storage::RegisteredClient,
     headers: &HeaderMap,
@@ -239,9 +116,9 @@ async fn authorize_client(
         return issue_code_and_redirect(state, &grant, client_state);
     }
     // 4. Sign in first; the grant is for the signed-in user.
-    let Some(user) = crate::session::current_user(state, headers) else {
+    let Some(user) = crate::oauth::session::current_user(state, headers) else {
         let name = client.metadata.client_name.as_deref().unwrap_or("an application");
-        return crate::session::sign_in(state, &format!("/authorize?{raw_query}"), Some(name), None);
+        return crate::oauth::session::sign_in(state, &format!("/authorize?{raw_query}"), Some(name), None);
     };
     grant.subject = user.username;
     // 5. A remembered consent that covers every requested scope skips the page.
@@ -259,11 +136,11 @@ async fn authorize_client(
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "consent lookup failed"),
     }
-    crate::consent::show(state, &client, grant, client_state)
+    crate::oauth::consent::show(state, &client, grant, client_state)
 }
 
 fn check_request(
-    state: &AuthServerState,
+    state: &OAuthState,
     params: &QueryParams,
     client: &crate::storage::RegisteredClient,
     redirect: &str,

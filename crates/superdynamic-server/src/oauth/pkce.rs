@@ -21,7 +21,7 @@ pub fn s256_challenge(verifier: &str) -> String {
 
 /// RFC 7636 §4.6: does `verifier` hash to the challenge stored with the code?
 pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
-    is_well_formed(verifier) && crate::secrets::hashes_equal(&s256_challenge(verifier), challenge)
+    is_well_formed(verifier) && crate::oauth::secrets::hashes_equal(&s256_challenge(verifier), challenge)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! - `POST /device/decision`: the user's answer.
 //!
 //! The device polls `/token` with the device code grant; see
-//! [`crate::token`] and [`crate::storage::Store::poll_device_code`].
+//! [`crate::oauth::token`] and [`crate::storage::Store::poll_device_code`].
 
 use std::sync::Arc;
 
@@ -21,17 +21,20 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
-use crate::authorize::QueryParams;
-use crate::client_auth;
-use crate::consent::cookie_value;
+use crate::oauth::client_auth;
+use crate::oauth::error_response::{TokenError, no_store};
+use crate::oauth::grant_types::DEVICE_CODE_GRANT;
+use crate::oauth::params::QueryParams;
+use crate::oauth::params::cookie_value;
+use crate::oauth::params::{authorization_header, parse_form};
+use crate::oauth::secrets::{RandomError, fill_random, hash_secret, hashes_equal, random_token};
+use crate::oauth::state::OAuthState;
+use crate::oauth::token::check_resource;
 use crate::pages::{
     DeviceConsentView, device_consent_page, device_entry_page, error_page, info_page, with_page_headers,
 };
 use crate::scope::{DEFAULT_SCOPE, ScopeSet, describe};
-use crate::secrets::{RandomError, fill_random, hash_secret, hashes_equal, random_token};
-use crate::server::AuthServerState;
 use crate::storage::{DeviceRequest, now};
-use crate::token::{DEVICE_CODE_GRANT, TokenError, authorization_header, check_resource, no_store, parse_form};
 
 /// RFC 8628 §6.1: consonants only (no vowels, so no words; no look-alikes
 /// such as 0/O or 1/I). 20^8 ≈ 2^34.6 codes.
@@ -88,11 +91,7 @@ struct DeviceAuthorizationResponse {
 }
 
 /// `POST /device_authorization` (RFC 8628 §3.1).
-pub async fn device_authorization(
-    State(state): State<Arc<AuthServerState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn device_authorization(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     match authorize_device(&state, &headers, &body).await {
         Ok(answer) => {
             let mut response = Json(answer).into_response();
@@ -107,7 +106,7 @@ pub async fn device_authorization(
 }
 
 async fn authorize_device(
-    state: &AuthServerState,
+    state: &OAuthState,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<DeviceAuthorizationResponse, TokenError> {
@@ -201,7 +200,7 @@ fn usable(request: Option<DeviceRequest>, shown: &str) -> Result<DeviceRequest, 
 }
 
 /// `POST /device`: the user entered a code.
-pub async fn enter_code(State(state): State<Arc<AuthServerState>>, body: Bytes) -> Response {
+pub async fn enter_code(State(state): State<Arc<OAuthState>>, body: Bytes) -> Response {
     let form = std::str::from_utf8(&body).ok().and_then(|b| QueryParams::parse(b).ok());
     let entered = form.as_ref().and_then(|f| f.get("user_code")).unwrap_or("");
     let Some(code) = normalize_user_code(entered) else {
@@ -272,7 +271,7 @@ pub async fn enter_code(State(state): State<Arc<AuthServerState>>, body: Bytes) 
 }
 
 /// `POST /device/decision` with `user_code`, `csrf_token`, `decision`.
-pub async fn decide(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn decide(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = std::str::from_utf8(&body).ok().and_then(|b| QueryParams::parse(b).ok());
     let Some(form) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The consent form could not be read.");
@@ -314,7 +313,7 @@ pub async fn decide(State(state): State<Arc<AuthServerState>>, headers: HeaderMa
 }
 
 /// Records the answer and shows the result page.
-fn finish(state: &AuthServerState, hash: &str, csrf_hash: Option<&str>, approve: bool, client_name: &str) -> Response {
+fn finish(state: &OAuthState, hash: &str, csrf_hash: Option<&str>, approve: bool, client_name: &str) -> Response {
     match state.store.decide_device(hash, csrf_hash, approve, &state.demo_user) {
         Ok(true) if approve => {
             tracing::info!("the user approved a device");

@@ -14,13 +14,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::client_auth;
-use crate::secrets::hash_secret;
-use crate::server::AuthServerState;
+use crate::oauth::client_auth;
+use crate::oauth::error_response::{TokenError, no_store};
+use crate::oauth::params::{authorization_header, parse_form};
+use crate::oauth::secrets::hash_secret;
+use crate::oauth::state::OAuthState;
 use crate::storage::{RegisteredClient, now};
-use crate::token::{TokenError, authorization_header, no_store, parse_form};
 
-pub async fn introspect(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(answer) => {
             let mut response = Json(answer).into_response();
@@ -34,7 +35,7 @@ pub async fn introspect(State(state): State<Arc<AuthServerState>>, headers: Head
     }
 }
 
-async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Result<Value, TokenError> {
+async fn handle(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<Value, TokenError> {
     let form = parse_form(headers, body)?;
     let authorization = authorization_header(headers)?;
     let client = client_auth::authenticate(state, authorization, &form).await?;
@@ -55,7 +56,7 @@ async fn handle(state: &AuthServerState, headers: &HeaderMap, body: &[u8]) -> Re
 }
 
 /// An active access token of `client`, as RFC 7662 §2.2 claims.
-fn access_token(state: &AuthServerState, client: &RegisteredClient, token: &str) -> Option<Value> {
+fn access_token(state: &OAuthState, client: &RegisteredClient, token: &str) -> Option<Value> {
     // Signature, issuer, audience and expiry (RFC 9068 §4).
     let claims = state.verifier.verify(token).ok()?;
     if claims.client_id != client.client_id || state.revoked_access_tokens.contains(&claims.jti) {
@@ -76,7 +77,7 @@ fn access_token(state: &AuthServerState, client: &RegisteredClient, token: &str)
 }
 
 /// An active (unused, unrevoked, unexpired) refresh token of `client`.
-fn refresh_token(state: &AuthServerState, client: &RegisteredClient, token: &str) -> Result<Option<Value>, TokenError> {
+fn refresh_token(state: &OAuthState, client: &RegisteredClient, token: &str) -> Result<Option<Value>, TokenError> {
     let record = state.store.find_refresh_token(&hash_secret(token)).map_err(|e| TokenError::Server(e.to_string()))?;
     Ok(record.filter(|r| r.client_id == client.client_id && !r.used && !r.revoked && r.expires_at > now()).map(|r| {
         json!({

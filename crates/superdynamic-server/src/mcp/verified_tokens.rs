@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use crate::jwt::{AccessClaims, TokenError, TokenVerifier};
+use crate::oauth::jwt::{AccessClaims, TokenError, TokenVerifier};
 
 /// How many distinct tokens are remembered at most (one entry is ~0.5 KB).
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -79,8 +79,8 @@ impl VerifiedTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::mint;
-    use crate::keys::SigningKey;
+    use crate::oauth::jwt::mint;
+    use crate::oauth::keys::SigningKey;
     use crate::storage::{Store, now};
 
     const ISSUER: &str = "http://127.0.0.1:1";

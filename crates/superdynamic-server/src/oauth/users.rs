@@ -23,7 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::pbkdf2;
 use serde::Deserialize;
 
-use crate::secrets::{fill_random, hash_secret, hashes_equal};
+use crate::oauth::secrets::{fill_random, hash_secret, hashes_equal};
 
 const SCHEME: &str = "pbkdf2-sha256";
 /// OWASP 2023 recommendation for PBKDF2-HMAC-SHA256.

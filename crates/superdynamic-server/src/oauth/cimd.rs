@@ -4,29 +4,27 @@
 //!
 //! Rules (CIMD §3, §4, §6; CHECKLIST §6.6-6.11, §12.7):
 //! - the URL is https with a path, no fragment, no userinfo, no dot segments;
-//! - the fetch is SSRF-guarded (see [`crate::fetch`]) and capped at 5 KiB;
+//! - the fetch is SSRF-guarded (see [`crate::oauth::fetch`]) and capped at 5 KiB;
 //! - the document is JSON, its `client_id` equals the URL exactly, it has
 //!   `redirect_uris`, no `client_secret`, and authenticates with `none` or
 //!   `private_key_jwt` (public keys only);
 //! - good documents are cached per `Cache-Control: max-age` (at most 1 h,
-//!   at most [`MAX_CACHED`] entries); failures are never cached.
+//!   at most [`crate::oauth::cimd_cache::MAX_CACHED`] entries); failures are never cached.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use url::Url;
 
-use crate::fetch::{FetchError, get_json};
-use crate::registration::{AuthMethod, validate_metadata};
-use crate::server::AuthServerState;
+use crate::oauth::cimd_cache::Cache;
+use crate::oauth::fetch::{FetchError, FetchPolicy, get_json};
+use crate::oauth::registration::validate_metadata;
+use crate::storage::client_metadata::AuthMethod;
 use crate::storage::{RegisteredClient, now};
 
 /// CIMD §4.3 (later drafts): documents are small; refuse anything larger.
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 const MAX_CACHE_AGE: Duration = Duration::from_secs(3600);
-const MAX_CACHED: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CimdError {
@@ -38,39 +36,13 @@ pub enum CimdError {
     Invalid(String),
 }
 
-/// Cached documents: URL → (client, valid until).
-#[derive(Default)]
-pub struct Cache {
-    entries: Mutex<HashMap<String, (RegisteredClient, Instant)>>,
-}
-
-impl Cache {
-    fn get(&self, url: &str) -> Option<RegisteredClient> {
-        let entries = self.entries.lock().ok()?;
-        entries.get(url).filter(|(_, until)| *until > Instant::now()).map(|(c, _)| c.clone())
-    }
-
-    fn put(&self, url: &str, client: &RegisteredClient, max_age: Duration) {
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
-        let now = Instant::now();
-        if entries.len() >= MAX_CACHED {
-            entries.retain(|_, (_, until)| *until > now);
-        }
-        if entries.len() < MAX_CACHED {
-            entries.insert(url.to_owned(), (client.clone(), now + max_age));
-        }
-    }
-}
-
 /// Whether `client_id` is a URL (and so names a metadata document).
 pub fn is_cimd_client_id(client_id: &str) -> bool {
     client_id.starts_with("https://") || client_id.starts_with("http://")
 }
 
 /// CIMD §3: the shape of an acceptable client_id URL.
-fn check_client_id_url(state: &AuthServerState, client_id: &str) -> Result<Url, CimdError> {
+fn check_client_id_url(policy: FetchPolicy, client_id: &str) -> Result<Url, CimdError> {
     let url = Url::parse(client_id).map_err(|_| CimdError::BadUrl("not an absolute URL".into()))?;
     // An exact round trip rules out dot segments, default ports, case games
     // and other forms that normalise to something else.
@@ -80,7 +52,7 @@ fn check_client_id_url(state: &AuthServerState, client_id: &str) -> Result<Url, 
     if url.path() == "/" || url.path().is_empty() {
         return Err(CimdError::BadUrl("the URL must have a path".into()));
     }
-    crate::fetch::check_url(state.fetch_policy, &url).map_err(|e| CimdError::BadUrl(e.to_string()))?;
+    crate::oauth::fetch::check_url(policy, &url).map_err(|e| CimdError::BadUrl(e.to_string()))?;
     Ok(url)
 }
 
@@ -118,15 +90,15 @@ fn client_from_document(client_id: &str, mut doc: Value) -> Result<RegisteredCli
 }
 
 /// The client a URL client_id names: from the cache or freshly fetched.
-pub async fn resolve(state: &AuthServerState, client_id: &str) -> Result<RegisteredClient, CimdError> {
-    let url = check_client_id_url(state, client_id)?;
-    if let Some(client) = state.cimd_cache.get(client_id) {
+pub async fn resolve(policy: FetchPolicy, cache: &Cache, client_id: &str) -> Result<RegisteredClient, CimdError> {
+    let url = check_client_id_url(policy, client_id)?;
+    if let Some(client) = cache.get(client_id) {
         return Ok(client);
     }
-    let fetched = get_json(state.fetch_policy, &url, MAX_DOCUMENT_BYTES).await?;
+    let fetched = get_json(policy, &url, MAX_DOCUMENT_BYTES).await?;
     let client = client_from_document(client_id, fetched.body)?;
     if let Some(age) = fetched.max_age.filter(|a| *a > 0) {
-        state.cimd_cache.put(client_id, &client, Duration::from_secs(age).min(MAX_CACHE_AGE));
+        cache.put(client_id, &client, Duration::from_secs(age).min(MAX_CACHE_AGE));
     }
     tracing::info!(client_id, "loaded a client ID metadata document");
     Ok(client)

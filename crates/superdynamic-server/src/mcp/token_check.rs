@@ -1,4 +1,4 @@
-//! The resource-server side of `/mcp`: the bearer token checks ([`crate::mcp_endpoint`] applies them before a
+//! The resource-server side of `/mcp`: the bearer token checks ([`crate::mcp::endpoint`] applies them before a
 //! request reaches a tool; RFC 6750, RFC 9068 §4, MCP authorization §Access Token Usage).
 //!
 //! Decisions:
@@ -18,10 +18,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::jwt::{AccessClaims, TokenVerifier};
-use crate::revocation::RevokedAccessTokens;
+use crate::mcp::verified_tokens::VerifiedTokens;
+use crate::oauth::jwt::{AccessClaims, TokenVerifier};
+use crate::oauth::revoked::RevokedAccessTokens;
 use crate::scope::DEFAULT_SCOPE;
-use crate::verified_tokens::VerifiedTokens;
 
 /// The subject tools see when the server runs with `no_auth`.
 pub const ANONYMOUS_SUBJECT: &str = "anonymous";
@@ -49,7 +49,7 @@ impl ResourceState {
         verifier: TokenVerifier,
         revoked: Arc<RevokedAccessTokens>,
     ) -> Self {
-        let tokens = VerifiedTokens::new(verifier, &resource, crate::verified_tokens::DEFAULT_CAPACITY);
+        let tokens = VerifiedTokens::new(verifier, &resource, crate::mcp::verified_tokens::DEFAULT_CAPACITY);
         Self { issuer, resource, resource_metadata_url, tokens, revoked }
     }
 }

@@ -24,8 +24,8 @@ use rmcp::model::{
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use serde::Deserialize;
 
-use crate::jwt::AccessClaims;
-use crate::mcp_sessions::{FIRST_DIRECT_STREAM, McpSession};
+use crate::mcp::sessions::{FIRST_DIRECT_STREAM, McpSession};
+use crate::oauth::jwt::AccessClaims;
 use crate::tools::McpTools;
 
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";

@@ -3,12 +3,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::authorize::QueryParams;
-use crate::registration::AuthMethod;
-use crate::secrets::{hash_secret, hashes_equal};
-use crate::server::AuthServerState;
+use crate::oauth::error_response::TokenError;
+use crate::oauth::params::QueryParams;
+use crate::oauth::secrets::{hash_secret, hashes_equal};
+use crate::oauth::state::OAuthState;
 use crate::storage::RegisteredClient;
-use crate::token::TokenError;
+use crate::storage::client_metadata::AuthMethod;
 
 /// Credentials as presented, before they are checked.
 #[derive(Debug)]
@@ -46,9 +46,9 @@ fn form_decode(component: &str) -> Option<String> {
 
 /// Looks a client up: registered clients from the store, and (when the
 /// client_id is an https URL) Client ID Metadata Documents.
-pub async fn find_client(state: &AuthServerState, client_id: &str) -> Result<Option<RegisteredClient>, TokenError> {
-    if crate::cimd::is_cimd_client_id(client_id) {
-        return match crate::cimd::resolve(state, client_id).await {
+pub async fn find_client(state: &OAuthState, client_id: &str) -> Result<Option<RegisteredClient>, TokenError> {
+    if crate::oauth::cimd::is_cimd_client_id(client_id) {
+        return match crate::oauth::cimd::resolve(state.fetch_policy, &state.cimd_cache, client_id).await {
             Ok(client) => Ok(Some(client)),
             Err(e) => {
                 tracing::info!(error = %e, "client ID metadata document refused");
@@ -61,7 +61,7 @@ pub async fn find_client(state: &AuthServerState, client_id: &str) -> Result<Opt
 
 /// Authenticates the client with exactly the method it registered.
 pub async fn authenticate(
-    state: &AuthServerState,
+    state: &OAuthState,
     authorization: Option<&str>,
     form: &QueryParams,
 ) -> Result<RegisteredClient, TokenError> {
@@ -77,11 +77,11 @@ pub async fn authenticate(
         (None, None, Some(assertion)) => {
             // RFC 7523 §2.2.
             match form.get("client_assertion_type") {
-                Some(crate::assertion::JWT_BEARER_ASSERTION) => {}
+                Some(crate::oauth::assertion::JWT_BEARER_ASSERTION) => {}
                 Some(_) => return Err(invalid_client("unsupported client_assertion_type")),
                 None => return Err(TokenError::InvalidRequest("client_assertion_type is required".into())),
             }
-            let sub = crate::assertion::unverified_subject(assertion)
+            let sub = crate::oauth::assertion::unverified_subject(assertion)
                 .ok_or_else(|| invalid_client("the client assertion is not a JWT with a sub claim"))?;
             let client_id = match form.get("client_id") {
                 Some(id) if id != sub => return Err(invalid_client("client_id differs from the assertion's sub")),
@@ -127,7 +127,7 @@ pub async fn authenticate(
     let secret = match (&presented, registered) {
         (Presented::IdOnly { .. }, AuthMethod::None) => return Ok(client),
         (Presented::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
-            return match crate::assertion::verify(state, &client, assertion).await {
+            return match crate::oauth::assertion::verify(state, &client, assertion).await {
                 Ok(()) => Ok(client),
                 Err(reason) => {
                     tracing::info!(client_id = %client.client_id, reason, "client assertion refused");

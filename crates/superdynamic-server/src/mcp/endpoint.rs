@@ -1,6 +1,6 @@
-//! `/mcp`, every method: who is calling (a bearer token, [`crate::resource`], or the anonymous user with
-//! `no_auth`), whether the MCP session named is theirs ([`crate::mcp_sessions`]), the tool's scope, and then a
-//! direct answer for a plain `tools/call` ([`crate::direct_call`]) or rmcp for everything else.
+//! `/mcp`, every method: who is calling (a bearer token, [`crate::mcp::token_check`], or the anonymous user with
+//! `no_auth`), whether the MCP session named is theirs ([`crate::mcp::sessions`]), the tool's scope, and then a
+//! direct answer for a plain `tools/call` ([`crate::mcp::direct_call`]) or rmcp for everything else.
 
 use std::sync::Arc;
 
@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
-use crate::direct_call::{DirectCalls, ToolCall};
-use crate::jwt::AccessClaims;
-use crate::mcp_sessions::{McpSession, McpSessions};
-use crate::resource::{MAX_MCP_BODY, Rejection, ResourceState};
+use crate::mcp::direct_call::{DirectCalls, ToolCall};
+use crate::mcp::sessions::{McpSession, McpSessions};
+use crate::mcp::token_check::{MAX_MCP_BODY, Rejection, ResourceState};
+use crate::oauth::jwt::AccessClaims;
 use crate::tools::McpTools;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -41,7 +41,7 @@ impl McpEndpoint {
         let (mut parts, body) = request.into_parts();
         let claims = match &self.anonymous {
             Some(anonymous) => anonymous.clone(),
-            None => crate::resource::authenticate(&self.rs, &parts)?,
+            None => crate::mcp::token_check::authenticate(&self.rs, &parts)?,
         };
         let session_id = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let session = session_id.as_deref().and_then(|id| self.sessions.get(id));
@@ -108,11 +108,11 @@ impl McpEndpoint {
         let call = ToolCall::parse(&bytes);
         if authenticated {
             let missing = match &call {
-                Some(call) => crate::resource::missing_tool_scope(call.tool(), claims),
+                Some(call) => crate::mcp::token_check::missing_tool_scope(call.tool(), claims),
                 // Unparseable JSON is left to rmcp, which answers with a JSON-RPC parse error.
                 None => serde_json::from_slice(&bytes)
                     .ok()
-                    .and_then(|message| crate::resource::missing_scope(&message, claims)),
+                    .and_then(|message| crate::mcp::token_check::missing_scope(&message, claims)),
             };
             if let Some(rejection) = missing {
                 return Err(rejection);

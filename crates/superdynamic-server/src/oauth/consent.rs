@@ -12,11 +12,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use url::Url;
 
-use crate::authorize::{AuthorizeError, QueryParams, issue_code_and_redirect, redirect_error};
+use crate::oauth::authorization_response::{AuthorizeError, issue_code_and_redirect, redirect_error};
+use crate::oauth::params::{QueryParams, cookie_value};
+use crate::oauth::secrets::{hash_secret, hashes_equal, random_token};
+use crate::oauth::state::OAuthState;
 use crate::pages::{ConsentView, consent_page, error_page, with_page_headers};
 use crate::scope::{ScopeSet, describe};
-use crate::secrets::{hash_secret, hashes_equal, random_token};
-use crate::server::AuthServerState;
 use crate::storage::{Grant, PendingConsent, RegisteredClient, now};
 
 /// How long the consent page stays answerable.
@@ -25,7 +26,7 @@ pub const CSRF_COOKIE: &str = "superdynamic_csrf";
 
 /// Stores the pending request and renders the consent page.
 pub(crate) fn show(
-    state: &AuthServerState,
+    state: &OAuthState,
     client: &RegisteredClient,
     grant: Grant,
     client_state: Option<&str>,
@@ -57,7 +58,7 @@ pub(crate) fn show(
         .unwrap_or_else(|| grant.redirect_uri.clone());
     let client_name = client.metadata.client_name.as_deref().unwrap_or("An unnamed application");
     // CIMD §6 / CHECKLIST §12.9: show who published the client's metadata.
-    let document_host = crate::cimd::is_cimd_client_id(&client.client_id)
+    let document_host = crate::oauth::cimd::is_cimd_client_id(&client.client_id)
         .then(|| Url::parse(&client.client_id).ok().and_then(|u| u.host_str().map(str::to_owned)))
         .flatten();
     let view = ConsentView {
@@ -79,19 +80,8 @@ pub(crate) fn show(
     with_page_headers(response)
 }
 
-pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// `POST /authorize/decision` with `consent_id`, `csrf_token`, `decision`.
-pub async fn decide(State(state): State<Arc<AuthServerState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn decide(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = std::str::from_utf8(&body).ok().and_then(|b| QueryParams::parse(b).ok());
     let Some(form) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The consent form could not be read.");
@@ -127,8 +117,8 @@ pub async fn decide(State(state): State<Arc<AuthServerState>>, headers: HeaderMa
     }
 
     // The answer must come from the user the request was shown to.
-    let same_user =
-        crate::session::current_user(&state, &headers).is_some_and(|user| user.username == pending.grant.subject);
+    let same_user = crate::oauth::session::current_user(&state, &headers)
+        .is_some_and(|user| user.username == pending.grant.subject);
     if !same_user {
         return error_page(StatusCode::FORBIDDEN, "You are no longer signed in as the user this request was for.");
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{Jwks, SigningKey};
+use crate::oauth::keys::{Jwks, SigningKey};
 
 /// RFC 9068 §2.1 media type, sent as the JOSE `typ` header.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";

@@ -1,0 +1,7 @@
+//! Grant types beyond OAuth 2.1's `authorization_code` and `refresh_token`.
+
+/// RFC 8628 §3.4 grant type.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// OAuth 2.1 §4.2 (MCP extension io.modelcontextprotocol/oauth-client-credentials).
+pub const CLIENT_CREDENTIALS_GRANT: &str = "client_credentials";
