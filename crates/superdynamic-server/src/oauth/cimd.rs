@@ -30,8 +30,8 @@ const MAX_CACHE_AGE: Duration = Duration::from_secs(3600);
 pub enum CimdError {
     #[error("the client_id URL is not acceptable: {0}")]
     BadUrl(String),
-    #[error("could not fetch the client metadata document: {0}")]
-    Fetch(#[from] FetchError),
+    #[error("could not fetch the client metadata document {url}: {source}")]
+    Fetch { url: String, source: FetchError },
     #[error("the client metadata document is invalid: {0}")]
     Invalid(String),
 }
@@ -95,7 +95,9 @@ pub async fn resolve(policy: FetchPolicy, cache: &Cache, client_id: &str) -> Res
     if let Some(client) = cache.get(client_id) {
         return Ok(client);
     }
-    let fetched = get_json(policy, &url, MAX_DOCUMENT_BYTES).await?;
+    let fetched = get_json(policy, &url, MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|source| CimdError::Fetch { url: client_id.to_owned(), source })?;
     let client = client_from_document(client_id, fetched.body)?;
     if let Some(age) = fetched.max_age.filter(|a| *a > 0) {
         cache.put(client_id, &client, Duration::from_secs(age).min(MAX_CACHE_AGE));

@@ -9,7 +9,8 @@
 //!   loopback, private, link-local/metadata, CGNAT, multicast, unspecified)
 //!   unless [`FetchPolicy::allow_private_hosts`]; the connection is then
 //!   pinned to the checked addresses, so a second DNS answer cannot differ;
-//! - no redirects, a short timeout and a body size cap.
+//! - no redirects, a body size cap, and time bounds: [`CONNECT_TIMEOUT`] to resolve and connect,
+//!   [`FIRST_BYTE_TIMEOUT`] until the answer starts, [`DEADLINE`] for the whole answer.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -43,6 +44,25 @@ pub enum FetchError {
     TooLarge(usize),
     #[error("the response is not valid JSON")]
     NotJson,
+    #[error("{}", stall_message(*.0))]
+    TimedOut(Stall),
+}
+
+/// Which bound a fetch ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    Connect,
+    FirstByte,
+    Deadline,
+}
+
+fn stall_message(stall: Stall) -> String {
+    let (what, bound) = match stall {
+        Stall::Connect => ("no connection", CONNECT_TIMEOUT),
+        Stall::FirstByte => ("the host accepted the connection but sent no answer", FIRST_BYTE_TIMEOUT),
+        Stall::Deadline => ("the answer did not complete", DEADLINE),
+    };
+    format!("{what} within {} s; check that the host is up and serves the document", bound.as_secs())
 }
 
 /// A fetched JSON document and how long it may be cached (Cache-Control).
@@ -53,7 +73,12 @@ pub struct Fetched {
     pub max_age: Option<u64>,
 }
 
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Resolving the host and opening the connection (TCP and TLS).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// From sending the request to the answer's headers.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The whole fetch, body included: a host trickling its answer is cut off here.
+pub const DEADLINE: Duration = Duration::from_secs(10);
 
 fn is_loopback_name(host: &Host<&str>) -> bool {
     match host {
@@ -119,9 +144,10 @@ pub async fn get_json(policy: FetchPolicy, url: &Url, max_bytes: usize) -> Resul
     let host = url.host_str().ok_or_else(|| FetchError::NotAllowed("no host".into()))?;
     let port = url.port_or_known_default().ok_or_else(|| FetchError::NotAllowed("no port".into()))?;
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(FETCH_TIMEOUT, tokio::net::lookup_host((bare_host, port)))
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::lookup_host((bare_host, port)))
         .await
-        .map_err(|_| FetchError::Resolve)?
+        .map_err(|_| FetchError::TimedOut(Stall::Connect))?
         .map_err(|_| FetchError::Resolve)?
         .collect();
     if addrs.is_empty() {
@@ -138,19 +164,18 @@ pub async fn get_json(policy: FetchPolicy, url: &Url, max_bytes: usize) -> Resul
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(FETCH_TIMEOUT)
-        .connect_timeout(FETCH_TIMEOUT)
+        .timeout(DEADLINE)
+        .connect_timeout(CONNECT_TIMEOUT)
         .no_proxy()
         // Pin the connection to the addresses checked above (no DNS rebinding).
         .resolve_to_addrs(bare_host, &addrs)
         .build()
         .map_err(|e| FetchError::Http(e.to_string()))?;
-    let mut response = client
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
+    let send = client.get(url.clone()).header(reqwest::header::ACCEPT, "application/json").send();
+    let mut response = tokio::time::timeout(FIRST_BYTE_TIMEOUT, send)
         .await
-        .map_err(|e| FetchError::Http(e.without_url().to_string()))?;
+        .map_err(|_| FetchError::TimedOut(Stall::FirstByte))?
+        .map_err(|e| http_error(e, Stall::FirstByte))?;
     if !response.status().is_success() {
         return Err(FetchError::Status(response.status().as_u16()));
     }
@@ -159,14 +184,26 @@ pub async fn get_json(policy: FetchPolicy, url: &Url, max_bytes: usize) -> Resul
     }
     let max_age = response.headers().get(CACHE_CONTROL).and_then(|v| v.to_str().ok()).and_then(cache_max_age);
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::Http(e.without_url().to_string()))? {
-        if body.len() + chunk.len() > max_bytes {
-            return Err(FetchError::TooLarge(max_bytes));
+    let read = async {
+        while let Some(chunk) = response.chunk().await.map_err(|e| http_error(e, Stall::Deadline))? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge(max_bytes));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(())
+    };
+    tokio::time::timeout_at(deadline, read).await.map_err(|_| FetchError::TimedOut(Stall::Deadline))??;
     let body: Value = serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)?;
     Ok(Fetched { body, max_age })
+}
+
+/// A transport error; reqwest's own bounds (connect, whole request) become [`FetchError::TimedOut`].
+fn http_error(e: reqwest::Error, waiting_for: Stall) -> FetchError {
+    if e.is_timeout() {
+        return FetchError::TimedOut(if e.is_connect() { Stall::Connect } else { waiting_for });
+    }
+    FetchError::Http(e.without_url().to_string())
 }
 
 /// RFC 9111 §5.2.2: `max-age`, unless `no-store`/`no-cache`/`private` forbid reuse.

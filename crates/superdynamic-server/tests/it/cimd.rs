@@ -186,3 +186,53 @@ async fn consent_page_shows_the_document_host_and_private_key_jwt_works() {
     server.shutdown().await;
     let _ = stop.send(());
 }
+
+/// A loopback listener that accepts connections, writes `first` (maybe nothing) and then holds them open without
+/// another byte, until the returned sender fires.
+async fn stalling_listener(first: &'static [u8]) -> (String, tokio::sync::oneshot::Sender<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        let serve = async {
+            loop {
+                let (mut tcp, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 4096];
+                let _ = tcp.read(&mut request).await;
+                let _ = tcp.write_all(first).await;
+                held.push(tcp);
+            }
+        };
+        tokio::select! { _ = serve => {}, _ = stopped => {} }
+    });
+    (base, stop)
+}
+
+async fn stalled_authorize(first: &'static [u8], expected: &str) {
+    let (base, stop) = stalling_listener(first).await;
+    let client_id = format!("{base}/client.json");
+    let server = start(cimd_config(true)).await.unwrap();
+    let started = std::time::Instant::now();
+    let resp = authorize_as(&http(), &server, &client_id, &pkce("stall")).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "answered after {:?}", started.elapsed());
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get("location").is_none());
+    let page = resp.text().await.unwrap();
+    let want = format!("could not fetch the client metadata document {client_id}: {expected}");
+    assert!(page.contains(&want), "{page}");
+    server.shutdown().await;
+    let _ = stop.send(());
+}
+
+#[tokio::test]
+async fn a_document_host_that_never_answers_is_reported_with_the_url_and_the_wait() {
+    stalled_authorize(b"", "the host accepted the connection but sent no answer within 5 s").await;
+}
+
+#[tokio::test]
+async fn a_document_that_stops_after_its_headers_is_cut_off_at_the_deadline() {
+    let headers = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{\"client_id\":";
+    stalled_authorize(headers, "the answer did not complete within 10 s").await;
+}
