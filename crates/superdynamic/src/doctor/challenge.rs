@@ -98,6 +98,25 @@ pub(super) fn check(status: u16, values: &[String], findings: &mut Vec<Finding>)
                 .seen(format!("HTTP {status}, resource_metadata=\"{url}\"")),
         ),
     }
+    // RFC 9110 §11.2: a value with characters outside `token` (a URL's ':' and '/') must be a quoted-string;
+    // lenient parsers read it anyway, strict ones drop the parameter.
+    for (name, value) in challenges.iter().filter(|c| c.is_bearer()).flat_map(|c| c.params.iter()) {
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        let quoted = raw.contains(&format!("{name}=\"")) || raw.contains(&format!("{name}= \""));
+        if !quoted && !value.chars().all(token) {
+            findings.push(
+                Finding::new(
+                    step,
+                    Severity::Warning,
+                    "challenge_unquoted",
+                    "A parameter value outside the token characters is a quoted-string",
+                    "RFC 9110 §11.2; RFC 6750 §3",
+                )
+                .seen(format!("{name}={value} (not quoted)"))
+                .fix(format!("send {name}=\"{value}\"")),
+            );
+        }
+    }
     if let Some(scope) = &bearer.scope {
         findings.push(
             Finding::new(
