@@ -144,12 +144,12 @@ pub(super) async fn walk(
                     }
                 }
                 // The document was read, then refused: what else would be refused, and the rest.
-                (DiscoveryError::IssuerMismatch { .. }, _) => {
+                (DiscoveryError::IssuerMismatch { expected, .. }, _) => {
                     let mut metadata = validated_as?;
                     if let Err(next) = discovery::validate_endpoints(&mut metadata, policy) {
                         findings.push(from_error(&next));
                     }
-                    check_authorization_server(&metadata, &metadata.issuer.clone(), findings);
+                    check_authorization_server(&metadata, expected, findings);
                     Some(metadata)
                 }
                 (

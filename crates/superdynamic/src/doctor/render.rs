@@ -32,7 +32,7 @@ pub fn render_text(report: &Report) -> String {
         let mark = match f.severity {
             Severity::Error => "ERROR  ",
             Severity::Warning => "WARNING",
-            Severity::Info => "ok     ",
+            Severity::Info => "info   ",
         };
         let _ = writeln!(out, "  {mark} {}  ({})", f.rule, f.citation);
         if !f.seen.is_empty() {
