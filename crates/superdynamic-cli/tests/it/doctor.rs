@@ -233,7 +233,7 @@ async fn the_reference_server_gets_a_clean_report() {
     assert_eq!(report["summary"]["errors"], 0, "{report:#}");
     assert_eq!(report["summary"]["warnings"], 0, "{report:#}");
     assert_eq!(report["summary"]["strict_clients_can_sign_in"], true);
-    for code in ["challenge", "prm_resource", "as_issuer", "pkce", "iss", "dcr", "dpop"] {
+    for code in ["challenge", "prm_resource", "as_issuer", "pkce", "iss", "dcr", "dpop", "cors"] {
         assert_eq!(finding(&report, code)["severity"], "info");
     }
     let tried = report["tried"].as_array().unwrap();

@@ -501,3 +501,24 @@ fn endpoints(m: &AuthorizationServerMetadata) -> Vec<(&'static str, &str)> {
     }
     list
 }
+
+/// Browser-based clients (the MCP Inspector, web apps) read metadata cross-origin: without
+/// `Access-Control-Allow-Origin` they cannot. Native clients are unaffected, so this is for the record.
+pub(super) async fn cors(http: &reqwest::Client, tried: &[Tried], findings: &mut Vec<Finding>) {
+    for t in tried.iter().filter(|t| t.error.is_none()) {
+        let Ok(url) = Url::parse(&t.url) else { continue };
+        let request = http.get(url).header("Origin", "https://client.example").header("Accept", "application/json");
+        let Ok(response) = request.send().await else { continue };
+        let allowed =
+            response.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()).map(printable);
+        let seen = match &allowed {
+            Some(origin) => format!("{}: Access-Control-Allow-Origin: {origin}", t.url),
+            None => format!("{}: no Access-Control-Allow-Origin; browser-based clients cannot read it", t.url),
+        };
+        let rule = "Metadata read by browser-based clients is served with CORS headers";
+        findings.push(
+            Finding::new(step_of(t.document), Severity::Info, "cors", rule, "RFC 8414 §3; Fetch Standard §3.2 (CORS)")
+                .seen(seen),
+        );
+    }
+}

@@ -118,6 +118,7 @@ pub async fn diagnose(server_url: &str, options: &DoctorOptions) -> Result<Repor
         &mut tried,
     )
     .await;
+    metadata::cors(&oauth, &tried, &mut findings).await;
     if let Some(authorization_server) = found {
         registration::check(&oauth, &authorization_server, options, &mut findings).await;
     }
