@@ -194,9 +194,10 @@ async fn get<T: DeserializeOwned>(
     budget: &Budget,
     observer: &dyn DiscoveryObserver,
 ) -> Result<T, HttpError> {
-    let (url, step) = match at.document {
-        Document::ProtectedResource => (at.url, PROTECTED_RESOURCE),
-        Document::AuthorizationServer => (at.url, AUTHORIZATION_SERVER),
+    let url = at.url;
+    let step = match at.document {
+        Document::ProtectedResource => PROTECTED_RESOURCE,
+        Document::AuthorizationServer => AUTHORIZATION_SERVER,
     };
     let fetch = async {
         if let Err(e) = http::check_destination(network, url).await {
