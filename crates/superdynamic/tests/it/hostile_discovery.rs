@@ -395,8 +395,10 @@ async fn a_loopback_server_may_use_a_loopback_authorization_server() {
 #[tokio::test]
 async fn discovery_tells_its_observer_every_location_in_order() {
     use superdynamic::discovery::{DiscoveryEvent, DiscoveryObserver, DiscoveryPolicy, Document, Origin};
+    /// One GET: what for, why there, where, and the status.
+    type Get = (Document, Origin, String, Option<u16>);
     #[derive(Default)]
-    struct Seen(std::sync::Mutex<Vec<(Document, Origin, String, Option<u16>)>>);
+    struct Seen(std::sync::Mutex<Vec<Get>>);
     impl DiscoveryObserver for Seen {
         fn event(&self, event: &DiscoveryEvent<'_>) {
             if let DiscoveryEvent::Fetched { document, origin, url, answer, .. } = event {
