@@ -174,6 +174,20 @@ pub enum Command {
     Demo,
     /// Serve a remote MCP server on stdin/stdout, for MCP hosts that only launch local (stdio) servers.
     Proxy(ProxyArgs),
+    /// Say why sign-in to a server works or fails, step by step, and what its operator must fix.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub server: ServerArg,
+    /// Sign in first (as `login` does), then probe the MCP generations behind the 401 with the token.
+    #[arg(long)]
+    pub sign_in: bool,
+    /// Do not send a probe Dynamic Client Registration (which creates a client at the server).
+    #[arg(long)]
+    pub no_register: bool,
 }
 
 #[derive(Debug, Args)]

@@ -73,7 +73,7 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
 }
 
 /// Pre-registered clients: the flags first, then the clients file (one entry per authorization server).
-fn static_clients(global: &GlobalArgs) -> Result<Vec<StaticClient>, Failure> {
+pub fn static_clients(global: &GlobalArgs) -> Result<Vec<StaticClient>, Failure> {
     let mut clients = Vec::new();
     if let Some(id) = &global.client_id {
         let private_key = match &global.private_key {

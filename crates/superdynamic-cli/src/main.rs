@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod demo;
+mod doctor;
 mod interact;
 mod narrate;
 mod proxy;
@@ -13,7 +14,8 @@ use cli::{Cli, Command};
 use std::process::ExitCode;
 use superdynamic::ErrorKind;
 
-/// Exit codes: 0 success, 1 the tool reported an error, 2 usage, 3 authorization, 4 server or network, 5 store.
+/// Exit codes: 0 success, 1 the tool reported an error, 2 usage, 3 authorization (for `doctor`: sign-in is
+/// blocked), 4 server or network, 5 store.
 pub struct Failure {
     code: u8,
     message: String,
@@ -85,6 +87,7 @@ async fn main() -> ExitCode {
         Command::Logout(a) => commands::logout(g, a).await,
         Command::Demo => demo::run(g).await,
         Command::Proxy(a) => proxy::run(g, a).await,
+        Command::Doctor(a) => doctor::run(g, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

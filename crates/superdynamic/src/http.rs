@@ -324,19 +324,52 @@ pub(crate) async fn get_json_for<T: DeserializeOwned>(
     url: &Url,
     extra_headers: &[(&str, &str)],
 ) -> Result<T, HttpError> {
+    get_json_answered(step, http, url, extra_headers).await.1
+}
+
+/// What a server answered a GET with, as far as it came: for diagnosis (`superdynamic doctor`), never the body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Answer {
+    pub status: u16,
+    /// The `Content-Type` header, as sent (when it is text).
+    pub content_type: Option<String>,
+    /// Bytes of body read.
+    pub bytes: usize,
+}
+
+/// [`get_json_for`], also giving the [`Answer`] when response headers came.
+pub(crate) async fn get_json_answered<T: DeserializeOwned>(
+    step: &'static str,
+    http: &reqwest::Client,
+    url: &Url,
+    extra_headers: &[(&str, &str)],
+) -> (Option<Answer>, Result<T, HttpError>) {
     if !is_secure_or_loopback(url) {
-        return Err(HttpError::Insecure { url: url.to_string() });
+        return (None, Err(HttpError::Insecure { url: url.to_string() }));
     }
     let mut request = http.get(url.clone()).header("Accept", "application/json");
     for (name, value) in extra_headers {
         request = request.header(*name, *value);
     }
     let exchange = Exchange::new(step, url);
-    let response = exchange.send(request).await?;
+    let response = match exchange.send(request).await {
+        Ok(response) => response,
+        Err(e) => return (None, Err(e)),
+    };
     let status = response.status();
-    let body = exchange.read(response, MAX_OAUTH_BODY).await?;
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut answer = Answer { status: status.as_u16(), content_type, bytes: 0 };
+    let body = match exchange.read(response, MAX_OAUTH_BODY).await {
+        Ok(body) => body,
+        Err(e) => return (Some(answer), Err(e)),
+    };
+    answer.bytes = body.len();
     if !status.is_success() {
-        return Err(HttpError::Status { url: url.to_string(), status: status.as_u16(), body: excerpt(&body) });
+        let error = HttpError::Status { url: url.to_string(), status: status.as_u16(), body: excerpt(&body) };
+        return (Some(answer), Err(error));
     }
-    serde_json::from_slice(&body).map_err(|e| HttpError::NotJson { url: url.to_string(), detail: e.to_string() })
+    let parsed =
+        serde_json::from_slice(&body).map_err(|e| HttpError::NotJson { url: url.to_string(), detail: e.to_string() });
+    (Some(answer), parsed)
 }

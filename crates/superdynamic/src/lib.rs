@@ -19,6 +19,7 @@ pub mod authorization;
 pub mod client;
 pub mod client_auth;
 pub mod discovery;
+pub mod doctor;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod doctor;
 mod lifecycle;
 mod proxy;
 mod stalled;

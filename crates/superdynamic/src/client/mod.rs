@@ -19,6 +19,7 @@ mod observer;
 mod options;
 mod refresh;
 mod requests;
+pub(crate) use requests::speaks_http_sse;
 mod scope;
 mod sign_in;
 

@@ -116,32 +116,8 @@ impl McpClient {
         }
     }
 
-    /// Whether the server speaks the HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26): a GET
-    /// answered with an event stream whose first event is `endpoint` (2024-11-05 basic/transports "HTTP with SSE").
     async fn speaks_http_sse(&self) -> bool {
-        let probe = async {
-            let response =
-                self.http.get(self.server.url().clone()).header("Accept", "text/event-stream").send().await.ok()?;
-            let is_sse = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("text/event-stream"));
-            if !response.status().is_success() || !is_sse {
-                return Some(false);
-            }
-            let mut parser = crate::transport::SseParser::new(crate::transport::SseLimits::default());
-            let mut events = Vec::new();
-            let mut stream = futures_util::StreamExt::fuse(response.bytes_stream());
-            while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
-                parser.feed(&chunk, &mut events).ok()?;
-                if let Some(first) = events.first() {
-                    return Some(first.event == "endpoint");
-                }
-            }
-            Some(false)
-        };
-        tokio::time::timeout(Duration::from_secs(3), probe).await.ok().flatten().unwrap_or(false)
+        speaks_http_sse(&self.http, self.server.url()).await
     }
 
     async fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
@@ -190,4 +166,31 @@ impl McpClient {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Whether the server speaks the HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26): a GET
+/// answered with an event stream whose first event is `endpoint` (2024-11-05 basic/transports "HTTP with SSE").
+pub(crate) async fn speaks_http_sse(http: &reqwest::Client, url: &url::Url) -> bool {
+    let probe = async {
+        let response = http.get(url.clone()).header("Accept", "text/event-stream").send().await.ok()?;
+        let is_sse = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !response.status().is_success() || !is_sse {
+            return Some(false);
+        }
+        let mut parser = crate::transport::SseParser::new(crate::transport::SseLimits::default());
+        let mut events = Vec::new();
+        let mut stream = futures_util::StreamExt::fuse(response.bytes_stream());
+        while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+            parser.feed(&chunk, &mut events).ok()?;
+            if let Some(first) = events.first() {
+                return Some(first.event == "endpoint");
+            }
+        }
+        Some(false)
+    };
+    tokio::time::timeout(Duration::from_secs(3), probe).await.ok().flatten().unwrap_or(false)
 }

@@ -45,6 +45,9 @@ pub struct AuthorizationServerMetadata {
     /// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document).
     #[serde(default)]
     pub client_id_metadata_document_supported: bool,
+    /// RFC 9449 §5.1: the JWS algorithms accepted for DPoP proofs (absent: no DPoP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 impl AuthorizationServerMetadata {
@@ -68,6 +71,7 @@ impl AuthorizationServerMetadata {
             token_endpoint_auth_signing_alg_values_supported: None,
             authorization_response_iss_parameter_supported: false,
             client_id_metadata_document_supported: false,
+            dpop_signing_alg_values_supported: None,
         }
     }
 

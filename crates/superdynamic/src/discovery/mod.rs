@@ -4,10 +4,12 @@
 //! Discovery), each validated as the MCP specification requires before anything is sent to the server it names.
 
 mod metadata;
+pub mod observer;
 pub mod well_known;
 pub mod www_authenticate;
 
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+pub use observer::{DiscoveryEvent, DiscoveryObserver, Document, Origin, TracingDiscoveryObserver};
 pub use www_authenticate::{BearerChallenge, Challenge};
 
 use crate::http::{self, HttpError, Stall, in_context};
@@ -84,7 +86,7 @@ pub async fn discover(
     policy: DiscoveryPolicy,
     network: &NetworkGuard,
 ) -> Result<Discovery, DiscoveryError> {
-    run(http, server, challenge, policy, network, &Budget::unlimited()).await
+    run(http, server, challenge, policy, network, &Budget::unlimited(), &TracingDiscoveryObserver).await
 }
 
 /// [`discover`] within `deadline` for all of it: every location it tries shares the one budget, so a server
@@ -97,7 +99,33 @@ pub async fn discover_within(
     network: &NetworkGuard,
     deadline: Duration,
 ) -> Result<Discovery, DiscoveryError> {
-    run(http, server, challenge, policy, network, &Budget::of(deadline)).await
+    run(http, server, challenge, policy, network, &Budget::of(deadline), &TracingDiscoveryObserver).await
+}
+
+/// [`discover_within`], telling `observer` every location it tries and every document it reads.
+pub async fn discover_observed(
+    http: &reqwest::Client,
+    server: &ResourceUri,
+    challenge: Option<&BearerChallenge>,
+    policy: DiscoveryPolicy,
+    network: &NetworkGuard,
+    deadline: Duration,
+    observer: &dyn DiscoveryObserver,
+) -> Result<Discovery, DiscoveryError> {
+    run(http, server, challenge, policy, network, &Budget::of(deadline), observer).await
+}
+
+/// The authorization server step alone, for `issuer`, within `deadline`, told to `observer`.
+pub async fn authorization_server_observed(
+    http: &reqwest::Client,
+    network: &NetworkGuard,
+    issuer: &str,
+    policy: DiscoveryPolicy,
+    deadline: Duration,
+    observer: &dyn DiscoveryObserver,
+) -> Result<AuthorizationServerMetadata, DiscoveryError> {
+    let mut fetched = Vec::new();
+    authorization_server_within(http, network, issuer, &mut fetched, policy, &Budget::of(deadline), observer).await
 }
 
 /// Discovery's deadline: when it ends, and how long it was.
@@ -122,12 +150,14 @@ async fn run(
     policy: DiscoveryPolicy,
     network: &NetworkGuard,
     budget: &Budget,
+    observer: &dyn DiscoveryObserver,
 ) -> Result<Discovery, DiscoveryError> {
     let mut fetched = Vec::new();
-    let prm = fetch_protected_resource(http, network, server, challenge, &mut fetched, budget).await?;
+    let prm = fetch_protected_resource(http, network, server, challenge, &mut fetched, budget, observer).await?;
     let Some((prm, prm_url)) = prm else {
-        return legacy_discovery(http, network, server, fetched, policy, budget).await;
+        return legacy_discovery(http, network, server, fetched, policy, budget, observer).await;
     };
+    observer.event(&DiscoveryEvent::ProtectedResource { url: &prm_url, metadata: &prm });
     let resource = validate_resource(server, &prm)?;
     // RFC 9728 §7.6 leaves the choice to the client: take the first, deterministically.
     let issuer = prm
@@ -135,7 +165,8 @@ async fn run(
         .iter()
         .find(|s| !s.trim().is_empty())
         .ok_or_else(|| DiscoveryError::NoAuthorizationServer { url: prm_url.clone() })?;
-    let authorization_server = authorization_server_within(http, network, issuer, &mut fetched, policy, budget).await?;
+    let authorization_server =
+        authorization_server_within(http, network, issuer, &mut fetched, policy, budget, observer).await?;
     Ok(Discovery {
         resource,
         protected_resource: Some(prm),
@@ -145,32 +176,49 @@ async fn run(
     })
 }
 
-/// A discovery GET for `step`: scheme and network policy first (MCP Security Best Practices §SSRF), then a
-/// bounded read, within what is left of the budget.
+/// Where and why a discovery GET goes.
+#[derive(Clone, Copy)]
+struct Location<'a> {
+    document: Document,
+    origin: Origin,
+    url: &'a Url,
+}
+
+/// A discovery GET: scheme and network policy first (MCP Security Best Practices §SSRF), then a bounded read,
+/// within what is left of the budget; what it came to is told to `observer`.
 async fn get<T: DeserializeOwned>(
-    step: &'static str,
     http: &reqwest::Client,
     network: &NetworkGuard,
-    url: &Url,
+    at: Location<'_>,
     extra_headers: &[(&str, &str)],
     budget: &Budget,
+    observer: &dyn DiscoveryObserver,
 ) -> Result<T, HttpError> {
+    let url = at.url;
+    let step = match at.document {
+        Document::ProtectedResource => PROTECTED_RESOURCE,
+        Document::AuthorizationServer => AUTHORIZATION_SERVER,
+    };
     let fetch = async {
-        http::check_destination(network, url).await?;
-        http::get_json_for(step, http, url, extra_headers).await
+        if let Err(e) = http::check_destination(network, url).await {
+            return (None, Err(e));
+        }
+        http::get_json_answered(step, http, url, extra_headers).await
     };
-    let Some((ends, deadline)) = budget.ends else {
-        return fetch.await;
+    let (answer, result) = match budget.ends {
+        None => fetch.await,
+        Some((ends, deadline)) => match tokio::time::timeout_at(ends, fetch).await {
+            Ok(done) => done,
+            Err(_) => {
+                let seconds = http::rounded_seconds(deadline);
+                (None, Err(HttpError::Timeout { url: url.to_string(), seconds, step, stall: Stall::Discovery }))
+            }
+        },
     };
-    match tokio::time::timeout_at(ends, fetch).await {
-        Ok(result) => result,
-        Err(_) => Err(HttpError::Timeout {
-            url: url.to_string(),
-            seconds: http::rounded_seconds(deadline),
-            step,
-            stall: Stall::Discovery,
-        }),
-    }
+    let (document, origin) = (at.document, at.origin);
+    let error = result.as_ref().err();
+    observer.event(&DiscoveryEvent::Fetched { document, origin, url, answer: answer.as_ref(), error });
+    result
 }
 
 async fn fetch_protected_resource(
@@ -180,6 +228,7 @@ async fn fetch_protected_resource(
     challenge: Option<&BearerChallenge>,
     fetched: &mut Vec<String>,
     budget: &Budget,
+    observer: &dyn DiscoveryObserver,
 ) -> Result<Option<(ProtectedResourceMetadata, String)>, DiscoveryError> {
     // MCP 2025-11-25: use `resource_metadata` from the challenge when present, else the well-known URLs.
     if let Some(url) = challenge.and_then(|c| c.resource_metadata.as_deref()) {
@@ -188,14 +237,16 @@ async fn fetch_protected_resource(
             source: HttpError::NotJson { url: url.to_string(), detail: "not a valid URL".into() },
         })?;
         fetched.push(parsed.to_string());
-        let doc = get(PROTECTED_RESOURCE, http, network, &parsed, &[], budget)
+        let at = Location { document: Document::ProtectedResource, origin: Origin::Challenge, url: &parsed };
+        let doc = get(http, network, at, &[], budget, observer)
             .await
             .map_err(|source| DiscoveryError::ProtectedResource { url: url.to_string(), source })?;
         return Ok(Some((doc, url.to_string())));
     }
     for candidate in well_known::protected_resource_candidates(server.url()) {
         fetched.push(candidate.to_string());
-        match get(PROTECTED_RESOURCE, http, network, &candidate, &[], budget).await {
+        let at = Location { document: Document::ProtectedResource, origin: Origin::WellKnown, url: &candidate };
+        match get(http, network, at, &[], budget, observer).await {
             Ok(doc) => return Ok(Some((doc, candidate.to_string()))),
             Err(e) if e.is_not_found() => continue,
             Err(source) => {
@@ -209,7 +260,10 @@ async fn fetch_protected_resource(
 /// RFC 9728 §3.3: the document's `resource` must identify this server. Like the official SDKs, a document for
 /// a same-origin path prefix of the server URL (for example the root metadata naming the origin) is accepted,
 /// and its value becomes the `resource` parameter.
-fn validate_resource(server: &ResourceUri, prm: &ProtectedResourceMetadata) -> Result<ResourceUri, DiscoveryError> {
+pub(crate) fn validate_resource(
+    server: &ResourceUri,
+    prm: &ProtectedResourceMetadata,
+) -> Result<ResourceUri, DiscoveryError> {
     let mismatch = || DiscoveryError::ResourceMismatch { expected: server.to_string(), found: prm.resource.clone() };
     let declared = ResourceUri::parse(&prm.resource).map_err(|_| mismatch())?;
     if declared == *server {
@@ -235,7 +289,8 @@ pub async fn fetch_authorization_server(
     fetched: &mut Vec<String>,
     policy: DiscoveryPolicy,
 ) -> Result<AuthorizationServerMetadata, DiscoveryError> {
-    authorization_server_within(http, network, issuer, fetched, policy, &Budget::unlimited()).await
+    let (budget, observer) = (&Budget::unlimited(), &TracingDiscoveryObserver);
+    authorization_server_within(http, network, issuer, fetched, policy, budget, observer).await
 }
 
 async fn authorization_server_within(
@@ -245,6 +300,7 @@ async fn authorization_server_within(
     fetched: &mut Vec<String>,
     policy: DiscoveryPolicy,
     budget: &Budget,
+    observer: &dyn DiscoveryObserver,
 ) -> Result<AuthorizationServerMetadata, DiscoveryError> {
     let issuer_url = Url::parse(issuer).map_err(|_| DiscoveryError::BadIssuer(issuer.to_string()))?;
     if !is_secure_or_loopback(&issuer_url) || issuer_url.query().is_some() || issuer_url.fragment().is_some() {
@@ -254,8 +310,10 @@ async fn authorization_server_within(
     for candidate in well_known::authorization_server_candidates(&issuer_url) {
         fetched.push(candidate.to_string());
         tried.push(candidate.to_string());
-        match get::<AuthorizationServerMetadata>(AUTHORIZATION_SERVER, http, network, &candidate, &[], budget).await {
+        let at = Location { document: Document::AuthorizationServer, origin: Origin::WellKnown, url: &candidate };
+        match get::<AuthorizationServerMetadata>(http, network, at, &[], budget, observer).await {
             Ok(mut doc) => {
+                observer.event(&DiscoveryEvent::AuthorizationServer { issuer, url: &candidate, metadata: &doc });
                 validate_authorization_server(issuer, &candidate, &mut doc, policy)?;
                 check_endpoint_addresses(network, &doc).await?;
                 return Ok(doc);
@@ -286,7 +344,10 @@ fn validate_authorization_server(
     validate_endpoints(doc, policy)
 }
 
-fn validate_endpoints(doc: &mut AuthorizationServerMetadata, policy: DiscoveryPolicy) -> Result<(), DiscoveryError> {
+pub(crate) fn validate_endpoints(
+    doc: &mut AuthorizationServerMetadata,
+    policy: DiscoveryPolicy,
+) -> Result<(), DiscoveryError> {
     // MCP 2025-11-25 §Authorization Code Protection: no S256, no authorization.
     match &doc.code_challenge_methods_supported {
         Some(methods) if methods.iter().any(|x| x == "S256") => {}
@@ -347,32 +408,32 @@ async fn legacy_discovery(
     mut fetched: Vec<String>,
     policy: DiscoveryPolicy,
     budget: &Budget,
+    observer: &dyn DiscoveryObserver,
 ) -> Result<Discovery, DiscoveryError> {
     let origin = server.url().origin().ascii_serialization();
     let mut metadata_url = server.url().clone();
     metadata_url.set_path("/.well-known/oauth-authorization-server");
     metadata_url.set_query(None);
     fetched.push(metadata_url.to_string());
-    let authorization_server = match get::<AuthorizationServerMetadata>(
-        AUTHORIZATION_SERVER,
-        http,
-        network,
-        &metadata_url,
-        &[("MCP-Protocol-Version", "2025-03-26")],
-        budget,
-    )
-    .await
-    {
-        Ok(mut doc) => {
-            validate_endpoints(&mut doc, policy)?;
-            check_endpoint_addresses(network, &doc).await?;
-            doc
-        }
-        Err(e) if e.is_not_found() => AuthorizationServerMetadata::default_endpoints(&origin),
-        Err(source) => {
-            return Err(DiscoveryError::AuthorizationServer { url: metadata_url.to_string(), source });
-        }
-    };
+    let at = Location { document: Document::AuthorizationServer, origin: Origin::LegacyOrigin, url: &metadata_url };
+    let version = [("MCP-Protocol-Version", "2025-03-26")];
+    let authorization_server =
+        match get::<AuthorizationServerMetadata>(http, network, at, &version, budget, observer).await {
+            Ok(mut doc) => {
+                observer.event(&DiscoveryEvent::AuthorizationServer {
+                    issuer: &origin,
+                    url: &metadata_url,
+                    metadata: &doc,
+                });
+                validate_endpoints(&mut doc, policy)?;
+                check_endpoint_addresses(network, &doc).await?;
+                doc
+            }
+            Err(e) if e.is_not_found() => AuthorizationServerMetadata::default_endpoints(&origin),
+            Err(source) => {
+                return Err(DiscoveryError::AuthorizationServer { url: metadata_url.to_string(), source });
+            }
+        };
     Ok(Discovery {
         resource: server.clone(),
         protected_resource: None,

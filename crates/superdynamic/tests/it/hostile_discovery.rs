@@ -389,3 +389,66 @@ async fn a_loopback_server_may_use_a_loopback_authorization_server() {
     auth.stop().await;
     server.stop().await;
 }
+
+/// Discovery tells its observer each location in the spec's order with what it answered, and each document
+/// it read: the path-inserted protected resource metadata (404 here), the root one, then RFC 8414.
+#[tokio::test]
+async fn discovery_tells_its_observer_every_location_in_order() {
+    use superdynamic::discovery::{DiscoveryEvent, DiscoveryObserver, DiscoveryPolicy, Document, Origin};
+    /// One GET: what for, why there, where, and the status.
+    type Get = (Document, Origin, String, Option<u16>);
+    #[derive(Default)]
+    struct Seen(std::sync::Mutex<Vec<Get>>);
+    impl DiscoveryObserver for Seen {
+        fn event(&self, event: &DiscoveryEvent<'_>) {
+            if let DiscoveryEvent::Fetched { document, origin, url, answer, .. } = event {
+                self.0.lock().unwrap().push((*document, *origin, url.to_string(), answer.map(|a| a.status)));
+            }
+        }
+    }
+    let mut config = Config::default();
+    config.canned.insert("/.well-known/oauth-protected-resource/mcp".into(), Canned::json(404, json!({})));
+    let server = Hostile::start(config).await;
+    let guard = superdynamic::ssrf::NetworkGuard::allow_all();
+    let http = superdynamic::http::oauth_client(&Default::default(), guard.clone()).unwrap();
+    let resource = superdynamic::resource::ResourceUri::parse(&server.mcp_url()).unwrap();
+    let seen = Seen::default();
+    let policy = DiscoveryPolicy::default();
+    let found = superdynamic::discovery::discover_observed(
+        &http,
+        &resource,
+        None,
+        policy,
+        &guard,
+        Duration::from_secs(10),
+        &seen,
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.issuer.as_str(), server.base);
+    let base = &server.base;
+    assert_eq!(
+        seen.0.into_inner().unwrap(),
+        [
+            (
+                Document::ProtectedResource,
+                Origin::WellKnown,
+                format!("{base}/.well-known/oauth-protected-resource/mcp"),
+                Some(404)
+            ),
+            (
+                Document::ProtectedResource,
+                Origin::WellKnown,
+                format!("{base}/.well-known/oauth-protected-resource"),
+                Some(200)
+            ),
+            (
+                Document::AuthorizationServer,
+                Origin::WellKnown,
+                format!("{base}/.well-known/oauth-authorization-server"),
+                Some(200)
+            ),
+        ]
+    );
+    server.stop().await;
+}
