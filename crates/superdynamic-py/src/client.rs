@@ -22,6 +22,8 @@ struct Inner {
     client: McpClient,
     store: Arc<dyn CredentialStore>,
     profile: String,
+    /// A store shared by many profiles (tenants), whose listing is this profile's only.
+    shared_store: bool,
     failure: Arc<BrowserFailure>,
 }
 
@@ -105,11 +107,12 @@ impl NativeClient {
         let failure = Arc::new(BrowserFailure::default());
         // Stores and HTTP clients may start tasks: inside the runtime.
         let _entered = runtime().enter();
-        let options = std::panic::catch_unwind(AssertUnwindSafe(|| options::build(py, settings, failure.clone())))
-            .unwrap_or_else(|payload| Err(errors::panicked(payload)))?;
+        let (options, shared_store) =
+            std::panic::catch_unwind(AssertUnwindSafe(|| options::build(py, settings, failure.clone())))
+                .unwrap_or_else(|payload| Err(errors::panicked(payload)))?;
         let store = options.store.clone();
         let client = McpClient::new(server_url, options).map_err(errors::to_py)?;
-        Ok(Self { inner: Arc::new(Inner { client, store, profile, failure }) })
+        Ok(Self { inner: Arc::new(Inner { client, store, profile, shared_store, failure }) })
     }
 
     /// The MCP server's canonical URI.
@@ -193,8 +196,7 @@ impl NativeClient {
     fn clients(&self, py: Python<'_>, asynchronous: bool) -> PyResult<Py<PyAny>> {
         self.run(py, asynchronous, |inner| async move {
             // A shared PostgreSQL store lists only this profile (tenant), as in the CLI.
-            let describe = inner.store.describe();
-            let profile = describe.starts_with("PostgreSQL").then_some(inner.profile.as_str());
+            let profile = inner.shared_store.then_some(inner.profile.as_str());
             let records = inner.store.list(profile).await.map_err(|e| errors::to_py(e.into()))?;
             let now = now_unix() as i64;
             let rows: Vec<Value> = records
@@ -212,7 +214,7 @@ impl NativeClient {
                     })
                 })
                 .collect();
-            Ok(json!({ "store": describe, "credentials": rows }))
+            Ok(json!({ "store": inner.store.describe(), "credentials": rows }))
         })
     }
 

@@ -31,11 +31,12 @@ pub struct Settings {
     pub callback_port: Option<u16>,
 }
 
-pub fn build(py: Python<'_>, settings: Settings, failure: Arc<BrowserFailure>) -> PyResult<ClientOptions> {
+/// The options, and whether the store is shared by many profiles (PostgreSQL: `clients()` lists only this one).
+pub fn build(py: Python<'_>, settings: Settings, failure: Arc<BrowserFailure>) -> PyResult<(ClientOptions, bool)> {
     if settings.client_secret.is_some() && settings.client_id.is_none() {
         return Err(UsageError::new_err("a client_secret was given without client_id"));
     }
-    let store = open_store(&settings)?;
+    let (store, shared) = open_store(&settings)?;
     let mut options = ClientOptions::new(store);
     options.profile = settings.profile;
     options.scope = settings.scopes;
@@ -73,7 +74,7 @@ pub fn build(py: Python<'_>, settings: Settings, failure: Arc<BrowserFailure>) -
         }
     };
     options.observer = Arc::new(PyObserver { browser: callable, failure });
-    Ok(options)
+    Ok((options, shared))
 }
 
 fn seconds(value: f64, name: &str) -> PyResult<Duration> {
@@ -85,7 +86,7 @@ fn seconds(value: f64, name: &str) -> PyResult<Duration> {
 
 /// The CLI's choice (`--store`, `SUPERDYNAMIC_STORE`): by default the OS keychain where one is reachable,
 /// else the file store, at `SUPERDYNAMIC_STORE_PATH` or the platform's config directory.
-fn open_store(settings: &Settings) -> PyResult<Arc<dyn CredentialStore>> {
+fn open_store(settings: &Settings) -> PyResult<(Arc<dyn CredentialStore>, bool)> {
     let path = match &settings.store_path {
         Some(p) => p.clone(),
         None => FileStore::default_path().map_err(|e| StoreError::new_err(e.to_string()))?,
@@ -95,9 +96,11 @@ fn open_store(settings: &Settings) -> PyResult<Arc<dyn CredentialStore>> {
         other => other.to_string(),
     };
     match kind.as_str() {
-        "file" => Ok(Arc::new(FileStore::new(path))),
-        "keyring" => keyring(&path).map_err(|reason| StoreError::new_err(format!("store=\"keyring\": {reason}"))),
-        "auto" => Ok(keyring(&path).unwrap_or_else(|_| Arc::new(FileStore::new(path)))),
+        "file" => Ok((Arc::new(FileStore::new(path)), false)),
+        "keyring" => {
+            Ok((keyring(&path).map_err(|reason| StoreError::new_err(format!("store=\"keyring\": {reason}")))?, false))
+        }
+        "auto" => Ok((keyring(&path).unwrap_or_else(|_| Arc::new(FileStore::new(path))), false)),
         "postgres" => {
             let url = settings
                 .database_url
@@ -112,7 +115,7 @@ fn open_store(settings: &Settings) -> PyResult<Arc<dyn CredentialStore>> {
                 })?;
             let store =
                 superdynamic::store::PostgresStore::new(&url).map_err(|e| UsageError::new_err(e.to_string()))?;
-            Ok(Arc::new(store))
+            Ok((Arc::new(store), true))
         }
         other => Err(UsageError::new_err(format!(
             "store={other:?} is not a store; use \"auto\", \"file\", \"keyring\" or \"postgres\""
