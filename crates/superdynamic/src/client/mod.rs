@@ -9,6 +9,7 @@
 //! server) and `logout`; `options` holds what a caller configures ([`ClientOptions`]) and `observer` what it is
 //! told ([`Event`]).
 
+mod bearer;
 mod credentials;
 mod generation;
 mod grants;

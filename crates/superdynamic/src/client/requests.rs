@@ -125,7 +125,7 @@ impl McpClient {
     }
 
     /// The access token to send: the stored one, refreshed first when it is about to expire.
-    async fn usable_token(&self) -> Result<Option<AccessToken>, Error> {
+    pub(super) async fn usable_token(&self) -> Result<Option<AccessToken>, Error> {
         let Some(record) = self.credentials().await? else {
             return Ok(None);
         };
@@ -147,7 +147,7 @@ impl McpClient {
     }
 
     /// After a 401 on `sent`: refresh once if a refresh token is stored. `Ok(false)` means sign in again.
-    async fn try_refresh_after_401(&self, sent: Option<&AccessToken>) -> Result<bool, Error> {
+    pub(super) async fn try_refresh_after_401(&self, sent: Option<&AccessToken>) -> Result<bool, Error> {
         let Some(record) = self.credentials().await? else {
             return Ok(false);
         };
