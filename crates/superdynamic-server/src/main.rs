@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use clap::builder::BoolishValueParser;
 use superdynamic_server::{Database, ServerConfig, TlsFiles, start};
 use url::Url;
 
@@ -16,50 +17,56 @@ use url::Url;
 /// (/device_authorization and the /device page, RFC 8628), /jwks.json and the
 /// MCP endpoint /mcp with the tools get_weather, list_files, read_file and
 /// get_user_profile.
+///
+/// Every flag can also be set by an environment variable, SUPERDYNAMIC_SERVER_ and the flag's name
+/// (SUPERDYNAMIC_SERVER_PORT, ..._BIND, ..._PUBLIC_URL, ..._AUTO_APPROVE=true or false, ...), as the container
+/// image does;
+/// a flag given on the command line wins.
 #[derive(Debug, Parser)]
 #[command(name = "superdynamic-server", version)]
 struct Args {
     /// Port to listen on (0 picks a free port).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_PORT", default_value_t = 8000)]
     port: u16,
 
-    /// Address to listen on.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    /// Address to listen on. Beyond loopback (e.g. 0.0.0.0) it needs --public-url or TLS, so tokens name an
+    /// issuer clients can reach.
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_BIND", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     bind: IpAddr,
 
     /// Public base URL, used as the issuer and to build the MCP resource URI
     /// (default: http://<bind>:<port>).
-    #[arg(long)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_PUBLIC_URL")]
     public_url: Option<Url>,
 
     /// SQLite database file, or ":memory:" for a throw-away database.
     /// Default: $XDG_DATA_HOME/superdynamic/server.db, else
     /// ~/.local/share/superdynamic/server.db, else ./superdynamic-server.db.
-    #[arg(long)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_DB")]
     db: Option<String>,
 
     /// Skip the consent page and approve every authorization request.
-    #[arg(long)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_AUTO_APPROVE", value_parser = BoolishValueParser::new())]
     auto_approve: bool,
 
     /// Access token lifetime in seconds.
-    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_ACCESS_TOKEN_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     access_token_ttl: u64,
 
     /// Directory served read-only by list_files/read_file (default: built-in demo files).
-    #[arg(long)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_FILES_DIR")]
     files_dir: Option<PathBuf>,
 
     /// Serve /mcp WITHOUT authorization (for conformance suites): no bearer
     /// token needed, tools see the subject "anonymous" with every scope.
     /// Only allowed when --bind is a loopback address.
-    #[arg(long)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_NO_AUTH", value_parser = BoolishValueParser::new())]
     no_auth: bool,
 
     /// JSON file of users who can sign in before consenting:
     /// {"users":[{"username":"alice","password_hash":"pbkdf2-sha256$…"}]}
     /// (make hashes with --hash-password). Default: one user, demo / demo.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_USERS", value_name = "FILE")]
     users: Option<PathBuf>,
 
     /// Read a password from stdin, print its password_hash for --users, and exit.
@@ -68,17 +75,17 @@ struct Args {
 
     /// Replace the token signing key at start-up once it is older than this
     /// many seconds (old keys keep verifying until their tokens expire).
-    #[arg(long, default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_SIGNING_KEY_MAX_AGE", default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
     signing_key_max_age: u64,
 
     /// Fetch Client ID Metadata Documents and jwks_uri from private,
     /// loopback and link-local addresses too (default: refused, SSRF guard).
-    #[arg(long)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_ALLOW_PRIVATE_CIMD_HOSTS", value_parser = BoolishValueParser::new())]
     allow_private_cimd_hosts: bool,
 
     /// Requests each client address may make to /register and /token per minute (also the burst size);
     /// over it the answer is 429 temporarily_unavailable with Retry-After.
-    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_RATE_LIMIT_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit_per_minute: u32,
 
     /// Tests only: also fetch CIMD documents / jwks_uri over plain http from loopback hosts.
@@ -86,20 +93,20 @@ struct Args {
     insecure_cimd_for_tests: bool,
 
     /// Serve https: PEM certificate chain (needs --tls-key).
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_TLS_CERT", value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
 
     /// Serve https: PEM private key (needs --tls-cert).
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
 
     /// Split origins: serve the MCP resource server on this second port (on
     /// --bind); --port stays the authorization server (the issuer).
-    #[arg(long)]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_RESOURCE_PORT")]
     resource_port: Option<u16>,
 
     /// Public base URL of the resource server when split (default http(s)://<bind>:<resource-port>).
-    #[arg(long, requires = "resource_port")]
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_RESOURCE_PUBLIC_URL", requires = "resource_port")]
     resource_public_url: Option<Url>,
 }
 

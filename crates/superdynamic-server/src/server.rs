@@ -60,6 +60,19 @@ pub enum ServerError {
         "refusing to serve MCP without authorization (no_auth) on {0}: it is only allowed on a loopback address such as 127.0.0.1 or ::1"
     )]
     NoAuthNotLoopback(SocketAddr),
+    #[error(
+        "refusing to listen on {0} (beyond loopback) without TLS or a public URL: tokens would name http://{0} as their issuer, which clients elsewhere cannot reach; set the URL clients use (--public-url or SUPERDYNAMIC_SERVER_PUBLIC_URL, e.g. https://mcp.example.com) or serve https (--tls-cert and --tls-key)"
+    )]
+    PublicBindWithoutIssuer(SocketAddr),
+}
+
+/// Beyond loopback the issuer must be one clients can reach (RFC 8414 §2: tokens and metadata name it exactly):
+/// an explicit public URL, or TLS (then the certificate names the host).
+fn check_public_bind(bind: SocketAddr, public_url: Option<&Url>, tls: bool) -> Result<(), ServerError> {
+    if bind.ip().is_loopback() || public_url.is_some() || tls {
+        return Ok(());
+    }
+    Err(ServerError::PublicBindWithoutIssuer(bind))
 }
 
 /// `/health`: answered on every listener.
@@ -213,6 +226,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         && !rs_bind.ip().is_loopback()
     {
         return Err(ServerError::NoAuthNotLoopback(rs_bind));
+    }
+    check_public_bind(config.bind, config.public_url.as_ref(), config.tls.is_some())?;
+    if let Some(rs_bind) = config.resource_bind {
+        check_public_bind(rs_bind, config.resource_public_url.as_ref(), config.tls.is_some())?;
     }
     let store = match &config.database {
         Database::File(path) => Store::open_file(path)?,

@@ -7,6 +7,7 @@ mod client_credentials;
 mod client_management;
 mod common;
 mod consent;
+mod container;
 mod device;
 mod direct_calls;
 mod introspection;
