@@ -21,7 +21,7 @@ const SESSION_HEADER: &str = "mcp-session-id";
 
 pub struct McpEndpoint {
     pub rs: Arc<ResourceState>,
-    /// With `no_auth` (loopback only, checked in [`crate::server::start`]): the claims every caller gets;
+    /// With `no_auth` (loopback only, checked at start-up): the claims every caller gets;
     /// otherwise `None` and a bearer token is required.
     pub anonymous: Option<Arc<AccessClaims>>,
     pub sessions: Arc<McpSessions>,
