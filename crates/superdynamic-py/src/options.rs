@@ -73,7 +73,8 @@ pub fn build(py: Python<'_>, settings: Settings, failure: Arc<BrowserFailure>) -
             )));
         }
     };
-    options.observer = Arc::new(PyObserver { browser: callable, failure });
+    let paste = options.paste_redirect;
+    options.observer = Arc::new(PyObserver { browser: callable, failure, paste });
     Ok((options, shared))
 }
 

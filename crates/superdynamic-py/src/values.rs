@@ -78,6 +78,6 @@ pub fn from_python(value: &Bound<'_, PyAny>, where_: &str) -> PyResult<Value> {
     }
     let type_name = value.get_type().name()?;
     Err(UsageError::new_err(format!(
-        "{where_}: a {type_name} cannot be sent as JSON; use dicts, lists, strings, numbers, booleans and None"
+        "{where_}: a value of type {type_name} cannot be sent as JSON; use dicts, lists, strings, numbers, booleans and None"
     )))
 }

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -84,6 +85,21 @@ def store_path(tmp_path: Path) -> Path:
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 _FORM = re.compile(r'<form method="post" action="([^"]+)">')
+# The device page's code field (RFC 8628 §3.3), prefilled from verification_uri_complete.
+_CODE = re.compile(r'<input id="user_code" name="(user_code)" value="([^"]*)"')
+
+
+class _KeepRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows the authorization server's own redirects, but not the one to the client's redirect URI."""
+
+    def __init__(self, browser: "StandInBrowser") -> None:
+        self.browser = browser
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if "code=" in urllib.parse.urlsplit(newurl).query or "error=" in urllib.parse.urlsplit(newurl).query:
+            self.browser.redirect = newurl
+            return None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class StandInBrowser:
@@ -92,14 +108,28 @@ class StandInBrowser:
     Follows the authorization URL with a cookie jar, fills in the forms, and lets the last redirect reach
     the client's loopback listener. `urls` records every authorization URL it was given."""
 
-    def __init__(self, decision: str = "approve") -> None:
+    def __init__(self, decision: str = "approve", deliver: bool = True) -> None:
         self.decision = decision
+        # deliver=False: stop at the authorization server's redirect to the client and keep its address in
+        # `redirect` instead (what a person copies from a browser on another machine to paste).
+        self.deliver = deliver
+        self.redirect: Optional[str] = None
         self.urls: List[str] = []
         self.last_page: Optional[str] = None
 
     def __call__(self, url: str) -> None:
         self.urls.append(url)
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        handlers: list = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())]
+        if not self.deliver:
+            handlers.append(_KeepRedirect(self))
+        opener = urllib.request.build_opener(*handlers)
+        try:
+            self._walk(opener, url)
+        except urllib.error.HTTPError:
+            if self.redirect is None:
+                raise  # only the kept redirect ends the walk early
+
+    def _walk(self, opener: urllib.request.OpenerDirector, url: str) -> None:
         response = opener.open(url, timeout=20)
         for _ in range(4):
             page = response.read().decode("utf-8", "replace")
@@ -107,7 +137,7 @@ class StandInBrowser:
             form = _FORM.search(page)
             if form is None:
                 return  # the listener's "signed in" page: done
-            fields = {k: html.unescape(v) for k, v in _HIDDEN.findall(page)}
+            fields = {k: html.unescape(v) for k, v in _HIDDEN.findall(page) + _CODE.findall(page)}
             action = urllib.parse.urljoin(response.geturl(), html.unescape(form.group(1)))
             if 'name="password"' in page:
                 fields.update(username="demo", password="demo")

@@ -118,7 +118,7 @@ def test_bad_arguments_are_a_tool_error(server, store_path):
     )
     assert raised.value.result["isError"] is True
     assert str(unknown.value) == "the MCP server answered with JSON-RPC error -32602: tool not found"
-    assert str(not_json.value).startswith("arguments['location']: a object cannot be sent as JSON")
+    assert str(not_json.value).startswith("arguments['location']: a value of type object cannot be sent as JSON")
 
 
 def test_wrong_options_are_usage_errors(store_path):
