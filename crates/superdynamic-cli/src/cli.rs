@@ -116,9 +116,30 @@ pub struct GlobalArgs {
     /// Seconds to wait for the sign-in to complete in the browser.
     #[arg(long, global = true, default_value_t = 300)]
     pub auth_timeout: u64,
-    /// More logging on stderr (-v debug, -vv trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// Which MCP transport: Streamable HTTP, falling back to the HTTP+SSE transport of 2024-11-05 when the
+    /// server refuses it (http-first), the other way round, or only one.
+    #[arg(long, global = true, value_enum, default_value_t = TransportChoice::HttpFirst, env = "SUPERDYNAMIC_TRANSPORT")]
+    pub transport: TransportChoice,
+    /// Send requests through the proxies HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name (minus NO_PROXY); names are
+    /// then resolved by the proxy [default: connect directly]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_ENABLE_PROXY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub enable_proxy: bool,
+    /// Print only errors on stderr (no narration, no warnings); -v/--debug still log.
+    #[arg(long, global = true)]
+    pub silent: bool,
+    /// More logging on stderr (-v debug, -vv trace; --debug is -v). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, visible_alias = "debug")]
     pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportChoice {
+    /// Streamable HTTP; the HTTP+SSE transport when the server refuses it (HTTP 400/404/405).
+    HttpFirst,
+    /// The HTTP+SSE transport; Streamable HTTP when the server offers no event stream.
+    SseFirst,
+    HttpOnly,
+    SseOnly,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -190,10 +211,16 @@ pub struct DoctorArgs {
     pub no_register: bool,
 }
 
+/// The proxy takes mcp-remote's command line as it is (`npx mcp-remote URL [PORT] [flags]`): its flags are
+/// names or aliases of these, and flags of newer mcp-remote versions are dropped with a warning
+/// (`crate::mcp_remote`).
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// The remote MCP server URL (Streamable HTTP), for example https://mcp.example.com/mcp
+    /// The remote MCP server URL (Streamable HTTP or HTTP+SSE), for example https://mcp.example.com/mcp
     pub url: Option<String>,
+    /// Loopback port for the sign-in redirect, where mcp-remote takes it (the same as --callback-port).
+    #[arg(value_name = "CALLBACK_PORT")]
+    pub port: Option<u16>,
     /// Extra header for every request to the MCP server, as NAME:VALUE; ${VAR} is replaced by the environment
     /// variable VAR. Repeatable.
     #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
@@ -204,19 +231,27 @@ pub struct ProxyArgs {
     /// Hide tools whose name matches this pattern (* and ? wildcards) from the host. Repeatable.
     #[arg(long = "ignore-tool", value_name = "PATTERN")]
     pub ignore_tools: Vec<String>,
-    /// Send this value as the OAuth `resource` parameter instead of the one the server's metadata names.
+    /// Send this value as the OAuth `resource` parameter instead of the one the server's metadata names (an
+    /// empty value sends none, as in mcp-remote).
     #[arg(long, value_name = "URI", conflicts_with = "no_resource")]
     pub resource: Option<String>,
     /// Send no OAuth `resource` parameter, for authorization servers that reject it.
-    #[arg(long)]
+    #[arg(long, alias = "disable-resource-parameter")]
     pub no_resource: bool,
     /// A pre-registered client as JSON, {"client_id": "...", "client_secret": "..."}, or @FILE holding it
     /// (the same as --client-id / --client-secret).
-    #[arg(long, value_name = "JSON|@FILE")]
+    #[arg(long, visible_alias = "static-oauth-client-info", value_name = "JSON|@FILE")]
     pub static_client_info: Option<String>,
+    /// Client metadata for Dynamic Client Registration as JSON, or @FILE holding it, e.g. {"scope": "mcp",
+    /// "client_name": "My host"}; what the flow depends on (redirect URIs, grant types) stays ours.
+    #[arg(long, visible_alias = "static-oauth-client-metadata", value_name = "JSON|@FILE")]
+    pub static_client_metadata: Option<String>,
     /// Host name in the sign-in redirect URI (http://HOST:PORT/callback) [default: 127.0.0.1]
-    #[arg(long, value_name = "HOST")]
+    #[arg(long, visible_alias = "host", value_name = "HOST")]
     pub callback_host: Option<String>,
+    /// Path of the sign-in redirect URI [default: /callback]
+    #[arg(long, value_name = "PATH")]
+    pub callback_path: Option<String>,
     /// Write logs to this file (appending) instead of stderr.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! One function per subcommand, each a thin layer over the library.
 
 use crate::Failure;
-use crate::cli::{CallArgs, GlobalArgs, GrantKind, LogoutArgs, ProtocolChoice, ServerArg, StoreKind};
+use crate::cli::{CallArgs, GlobalArgs, GrantKind, LogoutArgs, ProtocolChoice, ServerArg, StoreKind, TransportChoice};
 use crate::interact::CliHandler;
 use crate::narrate::Narrator;
 use serde_json::{Value, json};
@@ -13,7 +13,7 @@ use superdynamic::http::OAuthTimeouts;
 use superdynamic::resource::Issuer;
 use superdynamic::secret::ClientSecret;
 use superdynamic::token::now_unix;
-use superdynamic::transport::Generation;
+use superdynamic::transport::{Generation, TransportOrder};
 use superdynamic::{ClientOptions, Grant, LoginOutcome, McpClient, StaticClient};
 
 pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
@@ -62,8 +62,15 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     options.request_timeout = Duration::from_secs(global.mcp_timeout.max(1));
     options.oauth_timeouts = OAuthTimeouts::from_request(Duration::from_secs(global.timeout.max(1)));
     options.auth_timeout = Duration::from_secs(global.auth_timeout.max(1));
-    options.observer = Arc::new(Narrator { quiet: global.json });
+    options.observer = Arc::new(Narrator { quiet: global.json || global.silent });
     options.handler = Some(Arc::new(CliHandler { accept_defaults: global.accept_defaults, quiet: global.json }));
+    options.transport = match global.transport {
+        TransportChoice::HttpFirst => TransportOrder::HttpFirst,
+        TransportChoice::SseFirst => TransportOrder::SseFirst,
+        TransportChoice::HttpOnly => TransportOrder::HttpOnly,
+        TransportChoice::SseOnly => TransportOrder::SseOnly,
+    };
+    options.env_proxy = global.enable_proxy;
     options.generation = match global.mcp_protocol {
         ProtocolChoice::Auto => None,
         ProtocolChoice::Modern => Some(Generation::Modern),

@@ -5,12 +5,12 @@ mod commands;
 mod demo;
 mod doctor;
 mod interact;
+mod mcp_remote;
 mod narrate;
 mod proxy;
 mod store;
 
-use clap::Parser;
-use cli::{Cli, Command};
+use cli::Command;
 use std::process::ExitCode;
 use superdynamic::ErrorKind;
 
@@ -45,8 +45,9 @@ impl Failure {
     }
 }
 
-fn init_logging(verbose: u8, file: Option<std::fs::File>) {
+fn init_logging(verbose: u8, silent: bool, file: Option<std::fs::File>) {
     let default = match verbose {
+        0 if silent => "error",
         0 => "warn",
         1 => "superdynamic=debug,superdynamic_server=info,warn",
         _ => "trace",
@@ -62,7 +63,7 @@ fn init_logging(verbose: u8, file: Option<std::fs::File>) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = mcp_remote::parse(std::env::args_os().collect());
     let log_file = match &cli.command {
         Command::Proxy(proxy::Args { log_file: Some(path), .. }) => {
             match std::fs::OpenOptions::new().create(true).append(true).open(path) {
@@ -75,7 +76,7 @@ async fn main() -> ExitCode {
         }
         _ => None,
     };
-    init_logging(cli.global.verbose, log_file);
+    init_logging(cli.global.verbose, cli.global.silent, log_file);
     let g = &cli.global;
     let result = match &cli.command {
         Command::Register(a) => commands::register(g, a).await,

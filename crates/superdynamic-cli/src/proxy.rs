@@ -27,11 +27,12 @@ pub async fn run(global: &GlobalArgs, args: &Args) -> Result<(), Failure> {
     options.paste_redirect = false;
     options.handler = None;
     options.headers = headers(&args.headers)?;
-    options.resource = match (&args.resource, args.no_resource) {
+    options.resource = match (args.resource.as_deref().map(str::trim), args.no_resource) {
+        // mcp-remote: `--resource ""` is how its users switch the parameter off.
+        (Some(""), _) | (None, true) => ResourceParameter::Omit,
         (Some(raw), _) => ResourceParameter::Override(
             ResourceUri::parse(raw).map_err(|e| Failure::usage(format!("--resource: {e}")))?,
         ),
-        (None, true) => ResourceParameter::Omit,
         (None, false) => ResourceParameter::Discovered,
     };
     if let Some(info) = &args.static_client_info {
@@ -40,11 +41,34 @@ pub async fn run(global: &GlobalArgs, args: &Args) -> Result<(), Failure> {
         }
         options.static_clients.insert(0, static_client(info)?);
     }
-    if let Some(host) = &args.callback_host {
+    if let Some(raw) = &args.static_client_metadata {
+        let mut metadata = client_metadata(raw)?;
+        // Ours to decide: the scope (unless --scope says otherwise) and the name go where the flow uses them.
+        if let Some(scope) = metadata.remove("scope").as_ref().and_then(serde_json::Value::as_str)
+            && options.scope.is_none()
+        {
+            options.scope = Some(scope.to_owned());
+        }
+        if let Some(serde_json::Value::String(name)) = metadata.remove("client_name") {
+            options.client_name = name;
+        }
+        options.registration_metadata = metadata;
+    }
+    if args.port.is_some() && global.callback_port.is_some() && args.port != global.callback_port {
+        return Err(Failure::usage("give the callback port once: after the URL or as --callback-port"));
+    }
+    let callback_port = args.port.or(global.callback_port);
+    options.callback_port = callback_port;
+    if args.callback_host.is_some() || args.callback_path.is_some() {
         let server = ResourceUri::parse(&url).map_err(|e| Failure::usage(e.to_string()))?;
-        let port = global.callback_port.unwrap_or_else(|| superdynamic::client::stable_port(&global.profile, &server));
-        let uri = url::Url::parse(&format!("http://{host}:{port}/callback"))
-            .map_err(|e| Failure::usage(format!("--callback-host '{host}': {e}")))?;
+        let port = callback_port.unwrap_or_else(|| superdynamic::client::stable_port(&global.profile, &server));
+        let host = args.callback_host.as_deref().unwrap_or("127.0.0.1");
+        let path = args.callback_path.as_deref().unwrap_or("/callback");
+        if !path.starts_with('/') {
+            return Err(Failure::usage(format!("--callback-path '{path}' must start with /")));
+        }
+        let uri = url::Url::parse(&format!("http://{host}:{port}{path}"))
+            .map_err(|e| Failure::usage(format!("--callback-host '{host}' / --callback-path '{path}': {e}")))?;
         options.redirect_uri = Some(uri);
     }
     let client = McpClient::new(&url, options).map_err(Failure::from_lib)?;
@@ -123,20 +147,33 @@ pub fn expand_env(input: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
     Ok(out)
 }
 
+/// mcp-remote's files hold the whole registration (redirect URIs, issue time …): only these two are used.
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StaticClientInfo {
     client_id: String,
     #[serde(default)]
     client_secret: Option<String>,
 }
 
+/// Inline JSON, or `@FILE` holding it (mcp-remote's convention).
+fn json_argument(flag: &str, raw: &str) -> Result<String, Failure> {
+    match raw.strip_prefix('@') {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| Failure::usage(format!("{flag}: could not read {path}: {e}")))
+        }
+        None => Ok(raw.to_owned()),
+    }
+}
+
+fn client_metadata(raw: &str) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    let text = json_argument("--static-client-metadata", raw)?;
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!("--static-client-metadata must be a JSON object of client metadata (RFC 7591 §2): {e}"))
+    })
+}
+
 fn static_client(raw: &str) -> Result<StaticClient, Failure> {
-    let text = match raw.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("--static-client-info: could not read {path}: {e}")))?,
-        None => raw.to_owned(),
-    };
+    let text = json_argument("--static-client-info", raw)?;
     let info: StaticClientInfo = serde_json::from_str(&text).map_err(|e| {
         Failure::usage(format!("--static-client-info must be {{\"client_id\": …, \"client_secret\": …}}: {e}"))
     })?;

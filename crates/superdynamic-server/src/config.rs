@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// resource scope. For conformance suites and local experiments only:
     /// [`crate::start`] refuses it unless `bind` is a loopback address.
     pub no_auth: bool,
+    /// `/mcp` speaks only the 2024-11-05 HTTP+SSE transport (GET opens the event stream, messages POST to
+    /// `/mcp?sessionId=…`), to test clients against servers that offer nothing newer.
+    pub legacy_sse: bool,
     /// RFC 8628 minimum polling interval for device codes (default 5 s).
     /// Enforced to the millisecond; advertised as `interval` in whole
     /// seconds, rounded up. Each `slow_down` adds 5 s for that device code.
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             files_dir: None,
             demo_user: "demo-user".to_owned(),
             no_auth: false,
+            legacy_sse: false,
             device_poll_interval: Duration::from_secs(5),
             device_code_ttl: Duration::from_secs(600),
             allow_private_cimd_hosts: false,

@@ -63,6 +63,11 @@ struct Args {
     #[arg(long, env = "SUPERDYNAMIC_SERVER_NO_AUTH", value_parser = BoolishValueParser::new())]
     no_auth: bool,
 
+    /// Speak only the 2024-11-05 HTTP+SSE transport at /mcp (GET opens the event stream; messages POST to
+    /// /mcp?sessionId=…), like servers that offer nothing newer. For testing clients.
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_LEGACY_SSE", value_parser = BoolishValueParser::new())]
+    legacy_sse: bool,
+
     /// JSON file of users who can sign in before consenting:
     /// {"users":[{"username":"alice","password_hash":"pbkdf2-sha256$…"}]}
     /// (make hashes with --hash-password). Default: one user, demo / demo.
@@ -193,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         files_dir: args.files_dir,
         no_auth: args.no_auth,
+        legacy_sse: args.legacy_sse,
         users_file: args.users,
         signing_key_max_age: Duration::from_secs(args.signing_key_max_age),
         allow_private_cimd_hosts: args.allow_private_cimd_hosts,

@@ -332,10 +332,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     rmcp_sessions.session_config.keep_alive = None;
     let rmcp_sessions = Arc::new(rmcp_sessions);
     let tools = McpTools::new(files);
+    let legacy_tools = tools.clone();
     let prototype = tools.clone();
     let rmcp = StreamableHttpService::new(move || Ok(prototype.clone()), rmcp_sessions.clone(), mcp_config);
     let sessions = Arc::new(McpSessions::default());
     let anonymous = config.no_auth.then(|| Arc::new(crate::mcp::token_check::anonymous_claims(&resource_state)));
+    let legacy_sse = config.legacy_sse.then(|| {
+        Arc::new(crate::mcp::legacy_sse::LegacySse::new(resource_state.clone(), anonymous.clone(), legacy_tools))
+    });
     let mcp = Arc::new(McpEndpoint {
         rs: resource_state.clone(),
         anonymous,
@@ -343,13 +347,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         direct: crate::mcp::direct_call::DirectCalls::new(tools, &hosts, rmcp_sessions.clone()),
         rmcp,
     });
+    let mcp_route = match legacy_sse {
+        Some(sse) => crate::mcp::McpRoute::LegacySse(sse),
+        None => crate::mcp::McpRoute::StreamableHttp(mcp),
+    };
 
     let site = crate::pages::docs::Site { issuer: issuer.clone(), mcp_url: resource.clone() };
     let as_router = crate::oauth::router(auth_state.clone(), config.rate_limit)
         .merge(crate::pages::docs::router(site))
         .route("/health", get(health))
         .layer(RequestBodyLimitLayer::new(MAX_AS_BODY));
-    let rs_router = crate::mcp::router(resource_state, mcp);
+    let rs_router = crate::mcp::router(resource_state, mcp_route);
     let mut stop_http = Vec::new();
     let mut serve_tasks = Vec::new();
     let mut spawn = |listener: Bound, app: Router| {

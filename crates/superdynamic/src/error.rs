@@ -34,9 +34,9 @@ pub enum Error {
     )]
     DeviceFlowUnsupported { issuer: String },
     #[error(
-        "{server} speaks the HTTP+SSE transport of MCP 2024-11-05, which MCP deprecated in 2025-03-26 and \
-         superdynamic does not support; ask its operator for the Streamable HTTP endpoint (often the same URL \
-         ending in /mcp)"
+        "{server} speaks only the HTTP+SSE transport of MCP 2024-11-05 (deprecated since 2025-03-26), and \
+         Streamable HTTP alone was asked for (--transport http-only); allow it with --transport http-first or \
+         sse-only"
     )]
     LegacySseTransport { server: String },
     #[error("not signed in to {server}; run `superdynamic login {server}` first")]

@@ -252,7 +252,13 @@ fn redirect_policy(guard: Arc<NetworkGuard>) -> reqwest::redirect::Policy {
 }
 
 fn build(builder: reqwest::ClientBuilder, guard: Arc<NetworkGuard>) -> Result<reqwest::Client, HttpError> {
-    builder.dns_resolver(Arc::new(GuardedResolver(guard))).build().map_err(|e| HttpError::Setup(e.to_string()))
+    // Through a proxy, names resolve at the proxy; otherwise here, through the guard, and never via a proxy
+    // the environment happens to name.
+    let builder = match guard.env_proxy() {
+        true => builder,
+        false => builder.no_proxy().dns_resolver(Arc::new(GuardedResolver(guard))),
+    };
+    builder.build().map_err(|e| HttpError::Setup(e.to_string()))
 }
 
 /// The client for MCP traffic, under a network policy (see [`crate::ssrf`]): every name is resolved through

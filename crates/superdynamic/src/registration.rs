@@ -191,7 +191,15 @@ pub struct RegistrationRequest<'a> {
     pub scope: Option<&'a str>,
     /// Also register the device authorization grant (RFC 8628 §3.4 grant type).
     pub device_grant: bool,
+    /// More client metadata (RFC 7591 §2: `client_uri`, `logo_uri`, `contacts`, `software_id` …), e.g. from
+    /// mcp-remote's `--static-oauth-client-metadata`. It never replaces what the flow depends on: the redirect
+    /// URI, grant and response types, the authentication method and the application type.
+    pub extra_metadata: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
+
+/// The registration fields [`RegistrationRequest::extra_metadata`] may not set.
+const FLOW_FIELDS: [&str; 5] =
+    ["redirect_uris", "grant_types", "response_types", "token_endpoint_auth_method", "application_type"];
 
 /// RFC 8628 §3.4.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -244,6 +252,13 @@ pub async fn register(
         "token_endpoint_auth_method": "none",
         "application_type": "native",
     });
+    if let Some(extra) = request.extra_metadata {
+        for (key, value) in extra {
+            if !FLOW_FIELDS.contains(&key.as_str()) {
+                body[key] = value.clone();
+            }
+        }
+    }
     if let Some(scope) = request.scope {
         body["scope"] = serde_json::Value::String(scope.to_string());
     }

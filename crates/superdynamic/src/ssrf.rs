@@ -171,6 +171,8 @@ pub struct NetworkGuard {
     allow_private_network: bool,
     classifier: AddressClassifier,
     server_class: OnceLock<AddressClass>,
+    /// Connect through the environment's proxies ([`crate::ClientOptions::env_proxy`]).
+    env_proxy: bool,
 }
 
 impl fmt::Debug for NetworkGuard {
@@ -185,6 +187,24 @@ impl fmt::Debug for NetworkGuard {
 
 impl NetworkGuard {
     pub fn new(server: &Url, allow_private_network: bool, classifier: Option<AddressClassifier>) -> Arc<Self> {
+        Arc::new(Self::for_server(server, allow_private_network, classifier))
+    }
+
+    /// [`Self::new`] for clients that connect through the environment's proxies: the proxy resolves names, so
+    /// only IP literals (and redirects to them) are checked here.
+    pub fn with_env_proxy(
+        server: &Url,
+        allow_private_network: bool,
+        classifier: Option<AddressClassifier>,
+    ) -> Arc<Self> {
+        Arc::new(Self { env_proxy: true, ..Self::for_server(server, allow_private_network, classifier) })
+    }
+
+    pub fn env_proxy(&self) -> bool {
+        self.env_proxy
+    }
+
+    fn for_server(server: &Url, allow_private_network: bool, classifier: Option<AddressClassifier>) -> Self {
         let classifier = classifier.unwrap_or(classify);
         let guard = Self {
             server_host: server.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string()),
@@ -192,6 +212,7 @@ impl NetworkGuard {
             allow_private_network,
             classifier,
             server_class: OnceLock::new(),
+            env_proxy: false,
         };
         // Literals and `localhost` need no DNS: their class is known now (and in the synchronous redirect policy).
         match server.host() {
@@ -206,7 +227,7 @@ impl NetworkGuard {
             }
             _ => {}
         }
-        Arc::new(guard)
+        guard
     }
 
     /// A guard that allows what [`permits`] allows for a public server, for callers without an MCP server.
@@ -217,6 +238,7 @@ impl NetworkGuard {
             allow_private_network: true,
             classifier: classify,
             server_class: OnceLock::new(),
+            env_proxy: false,
         };
         let _ = guard.server_class.set(AddressClass::Loopback);
         Arc::new(guard)

@@ -107,8 +107,13 @@ impl McpClient {
             return Ok(reg);
         }
         let endpoint = metadata.registration_endpoint.as_deref().ok_or(RegistrationError::NotSupported)?;
-        let request =
-            RegistrationRequest { client_name: &self.options.client_name, redirect_uri, scope, device_grant: device };
+        let request = RegistrationRequest {
+            client_name: &self.options.client_name,
+            redirect_uri,
+            scope,
+            device_grant: device,
+            extra_metadata: Some(&self.options.registration_metadata),
+        };
         let registration = registration::register(&self.oauth_http, endpoint, &request).await?;
         self.observe(Event::Registered { registration: &registration, reused: false });
         Ok(registration)

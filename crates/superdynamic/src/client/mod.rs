@@ -68,7 +68,12 @@ impl McpClient {
     pub fn new(server_url: &str, options: ClientOptions) -> Result<Self, Error> {
         let server = ResourceUri::parse(server_url)?;
         let remembered = options.generation;
-        let network = NetworkGuard::new(server.url(), options.allow_private_network, options.address_classifier);
+        let network = match options.env_proxy {
+            true => {
+                NetworkGuard::with_env_proxy(server.url(), options.allow_private_network, options.address_classifier)
+            }
+            false => NetworkGuard::new(server.url(), options.allow_private_network, options.address_classifier),
+        };
         let http =
             http::guarded_client(options.request_timeout, network.clone()).map_err(|e| Error::Token(e.into()))?;
         let oauth_http =
@@ -84,6 +89,7 @@ impl McpClient {
                 generation_hint: remembered,
                 extra_headers: options.headers.clone(),
                 server_stream: options.server_stream,
+                transport: options.transport,
                 ..TransportOptions::default()
             },
         );

@@ -9,7 +9,7 @@ use crate::resource::{Issuer, ResourceUri};
 use crate::secret::ClientSecret;
 use crate::ssrf::AddressClassifier;
 use crate::store::{CredentialStore, DEFAULT_PROFILE};
-use crate::transport::{Generation, ServerMessageHandler, ServerStream};
+use crate::transport::{Generation, ServerMessageHandler, ServerStream, TransportOrder};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -80,6 +80,16 @@ pub struct ClientOptions {
     /// Initialize-generation sessions: when to open the GET stream for server messages outside a response
     /// (default: right after `initialize`; a one-shot program can wait for its first call).
     pub server_stream: ServerStream,
+    /// Streamable HTTP, the 2024-11-05 HTTP+SSE transport, or one then the other (default: Streamable HTTP
+    /// first, HTTP+SSE when the endpoint refuses it).
+    pub transport: TransportOrder,
+    /// More client metadata for Dynamic Client Registration (see
+    /// [`RegistrationRequest::extra_metadata`](crate::registration::RegistrationRequest::extra_metadata)).
+    pub registration_metadata: serde_json::Map<String, serde_json::Value>,
+    /// Send requests through the proxies `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` name (minus `NO_PROXY`).
+    /// Off by default: then every name is resolved here, under the network policy. With a proxy, the proxy
+    /// resolves names, so only IP literals and schemes are checked here.
+    pub env_proxy: bool,
     /// Let a public MCP server's discovery reach private, loopback and link-local addresses (never the cloud
     /// metadata service). Off by default: see [`crate::ssrf`]. For private deployments you trust.
     pub allow_private_network: bool,
@@ -128,6 +138,9 @@ impl ClientOptions {
             headers: reqwest::header::HeaderMap::new(),
             resource: ResourceParameter::Discovered,
             server_stream: ServerStream::Always,
+            transport: TransportOrder::HttpFirst,
+            registration_metadata: serde_json::Map::new(),
+            env_proxy: false,
             allow_private_network: false,
             address_classifier: None,
         }

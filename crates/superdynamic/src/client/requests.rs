@@ -7,7 +7,7 @@ use crate::discovery::BearerChallenge;
 use crate::error::Error;
 use crate::secret::AccessToken;
 use crate::token::now_unix;
-use crate::transport::TransportError;
+use crate::transport::{TransportError, TransportOrder};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -105,8 +105,9 @@ impl McpClient {
                     self.observe(Event::StepUp { scope: &wanted });
                     self.authorize(Some(&challenge), Some(&wanted)).await?;
                 }
+                // With HTTP+SSE allowed the transport already tried it; told not to, say what the server speaks.
                 TransportError::HttpStatus { status: status @ (400 | 404 | 405), body } => {
-                    if self.speaks_http_sse().await {
+                    if self.transport.options().transport == TransportOrder::HttpOnly && self.speaks_http_sse().await {
                         return Err(Error::LegacySseTransport { server: self.server.to_string() });
                     }
                     return Err(TransportError::HttpStatus { status, body }.into());

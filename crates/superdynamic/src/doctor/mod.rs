@@ -176,12 +176,15 @@ async fn not_challenged(
         findings.push(
             Finding::new(
                 Step::Transport,
-                Severity::Error,
+                Severity::Warning,
                 "legacy_sse_only",
                 "MCP servers speak Streamable HTTP; the HTTP+SSE transport of 2024-11-05 is deprecated",
                 "MCP 2025-03-26 basic/transports §Backwards Compatibility",
             )
-            .seen(format!("{server} answers GET with an SSE stream whose first event is endpoint, and refuses POST"))
+            .seen(format!(
+                "{server} answers GET with an SSE stream whose first event is endpoint, and refuses POST: superdynamic \
+                 and mcp-remote fall back to it, clients that only speak Streamable HTTP cannot connect"
+            ))
             .fix("serve Streamable HTTP (often the same server at /mcp), or give users that URL"),
         );
         return;

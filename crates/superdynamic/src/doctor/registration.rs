@@ -78,6 +78,7 @@ pub(super) async fn check(
         redirect_uri: PROBE_REDIRECT,
         scope: None,
         device_grant: false,
+        extra_metadata: None,
     };
     match registration::register(http, endpoint, &request).await {
         Ok(_) => findings.push(

@@ -124,10 +124,10 @@ pub fn explain_mismatch(
     }
 }
 
-/// Glob match with `*` (any run) and `?` (one character).
+/// Glob match with `*` (any run) and `?` (one character), ignoring case as mcp-remote's `--ignore-tool` does.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
@@ -173,6 +173,7 @@ mod tests {
         assert!(glob_match("read_fil?", "read_file"));
         assert!(glob_match("*", ""));
         assert!(!glob_match("get_*", "list_files"));
+        assert!(glob_match("GET_*", "get_Weather"), "case is ignored, as in mcp-remote");
         assert!(!glob_match("read_file", "read_files"));
         assert!(glob_match("a*b*c", "axxbyyc"));
         assert!(!glob_match("a*b*c", "axxbyy"));

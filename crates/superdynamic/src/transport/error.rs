@@ -70,6 +70,14 @@ pub enum TransportError {
     )]
     BodyTooLarge { limit: usize },
 
+    /// The endpoint does not offer the HTTP+SSE transport of 2024-11-05: its answer to the event-stream GET was
+    /// not an event stream.
+    #[error(
+        "the MCP server does not offer the HTTP+SSE transport (its GET answer was HTTP {status}, {content_type}); \
+         use Streamable HTTP (--transport http-only) or check the URL"
+    )]
+    NoEventStream { status: u16, content_type: String },
+
     /// The server ended the session (HTTP 404) and the request failed again on a fresh session.
     #[error("the MCP session expired and the request failed again on a new session; reconnect and retry")]
     SessionExpired,

@@ -25,4 +25,5 @@ pub use jsonrpc::{Message, RequestId, RpcErrorObject};
 pub use sse::{SseError, SseEvent, SseLimits, SseParser};
 pub use streamable_http::{
     LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS, ServerStream, SessionInfo, StreamableHttp, TransportOptions,
+    TransportOrder,
 };

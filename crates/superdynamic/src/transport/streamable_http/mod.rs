@@ -14,7 +14,9 @@
 //!
 //! Files: `options` (settings), `wire` (one HTTP exchange: headers, status, bounded reads), `negotiation` (which
 //! generation, and the answers that decide it), `legacy/` (sessions, responses and their SSE streams, resumption,
-//! the session's GET stream) and `modern/` (the stateless request, MRTR, `x-mcp-header` tool annotations).
+//! the session's GET stream, and the same session over the 2024-11-05 HTTP+SSE transport) and `modern/` (the
+//! stateless request, MRTR, `x-mcp-header` tool annotations). [`TransportOrder`] says whether HTTP+SSE is tried,
+//! and when.
 
 mod legacy;
 mod modern;
@@ -23,7 +25,7 @@ mod options;
 mod wire;
 
 pub use legacy::SessionInfo;
-pub use options::{ServerStream, TransportOptions};
+pub use options::{ServerStream, TransportOptions, TransportOrder};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -72,6 +74,8 @@ struct Inner {
     last_bearer: Mutex<Option<AccessToken>>,
     /// Modern: return `input_required` results to the caller instead of answering them through the handler.
     input_passthrough: std::sync::atomic::AtomicBool,
+    /// Sessions open over the 2024-11-05 HTTP+SSE transport ([`TransportOrder`]).
+    sse_wire: std::sync::atomic::AtomicBool,
 }
 
 /// An MCP Streamable HTTP client for one endpoint. Cloning is cheap and clones share the session; all methods
@@ -93,6 +97,7 @@ impl fmt::Debug for StreamableHttp {
 impl StreamableHttp {
     pub fn new(http: reqwest::Client, endpoint: Url, options: TransportOptions) -> Self {
         let era = EraState { assumed: options.generation_hint, ..EraState::default() };
+        let sse_first = matches!(options.transport, TransportOrder::SseFirst | TransportOrder::SseOnly);
         Self {
             inner: Arc::new(Inner {
                 http,
@@ -109,6 +114,7 @@ impl StreamableHttp {
                 listener: Mutex::new(None),
                 last_bearer: Mutex::new(None),
                 input_passthrough: std::sync::atomic::AtomicBool::new(false),
+                sse_wire: std::sync::atomic::AtomicBool::new(sse_first),
             }),
         }
     }
@@ -148,6 +154,44 @@ impl StreamableHttp {
     /// A 401/403 is returned as [`TransportError::Unauthorized`] / [`TransportError::Forbidden`] whatever the
     /// generation, and says nothing about it: negotiation continues on the next call.
     pub async fn request(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        bearer: Option<&AccessToken>,
+    ) -> Result<Value, TransportError> {
+        let order = self.inner.options.transport;
+        let unsettled = self.generation().is_none() && self.current_session().is_none();
+        if self.uses_sse() {
+            return match self.legacy_request(method, params.clone(), bearer).await {
+                // sse-first: no event stream here, so Streamable HTTP.
+                Err(TransportError::NoEventStream { .. }) if order == TransportOrder::SseFirst && unsettled => {
+                    self.set_sse(false);
+                    self.streamable_request(method, params, bearer).await
+                }
+                other => other,
+            };
+        }
+        match self.streamable_request(method, params.clone(), bearer).await {
+            // 2025-03-26 basic/transports.mdx "Backwards Compatibility": a POST refused with 400/404/405 before
+            // anything was established means an HTTP+SSE server; try its event stream.
+            Err(original @ TransportError::HttpStatus { status: 400 | 404 | 405, .. })
+                if order == TransportOrder::HttpFirst && unsettled && self.generation().is_none() =>
+            {
+                tracing::info!(%original, "Streamable HTTP refused; trying the HTTP+SSE transport");
+                self.set_sse(true);
+                match self.legacy_request(method, params, bearer).await {
+                    Err(TransportError::NoEventStream { .. }) => {
+                        self.set_sse(false);
+                        Err(original)
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn streamable_request(
         &self,
         method: &str,
         params: Option<Value>,
@@ -205,7 +249,7 @@ impl StreamableHttp {
         bearer: Option<&AccessToken>,
     ) -> Result<(), TransportError> {
         let era = self.lock_era().clone();
-        if era.confirmed.or(era.assumed) != Some(Generation::Legacy) {
+        if !self.uses_sse() && era.confirmed.or(era.assumed) != Some(Generation::Legacy) {
             if era.confirmed != Some(Generation::Modern) {
                 match self.modern_request("server/discover", None, bearer, true).await? {
                     Outcome::Result(_) => {}

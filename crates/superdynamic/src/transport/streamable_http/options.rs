@@ -44,6 +44,8 @@ pub struct TransportOptions {
     /// Extra headers sent on every HTTP request to the endpoint (e.g. an API key a gateway wants). They never
     /// replace a header the protocol sets (`Authorization`, `Mcp-Session-Id`, `MCP-Protocol-Version`, …).
     pub extra_headers: HeaderMap,
+    /// Streamable HTTP, the 2024-11-05 HTTP+SSE transport, or one then the other (mcp-remote's `--transport`).
+    pub transport: TransportOrder,
 }
 
 impl Default for TransportOptions {
@@ -61,6 +63,7 @@ impl Default for TransportOptions {
             max_stream_reissues: 2,
             server_stream: ServerStream::Always,
             extra_headers: HeaderMap::new(),
+            transport: TransportOrder::HttpFirst,
         }
     }
 }
@@ -75,4 +78,44 @@ pub enum ServerStream {
     /// one-shot listing then costs one request fewer.
     BeforeFirstCall,
     Never,
+}
+
+/// Which wire to speak, and in what order (the values of mcp-remote's `--transport`). The HTTP+SSE transport of
+/// 2024-11-05 (basic/transports.mdx of that version: a GET event stream whose `endpoint` event names where to
+/// POST) is what many hosted servers still offer alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransportOrder {
+    /// Streamable HTTP; if the endpoint refuses it before anything was established (HTTP 400/404/405, as
+    /// 2025-03-26 basic/transports.mdx "Backwards Compatibility" describes), HTTP+SSE.
+    #[default]
+    HttpFirst,
+    /// HTTP+SSE; if the endpoint offers no event stream, Streamable HTTP.
+    SseFirst,
+    HttpOnly,
+    SseOnly,
+}
+
+impl TransportOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HttpFirst => "http-first",
+            Self::SseFirst => "sse-first",
+            Self::HttpOnly => "http-only",
+            Self::SseOnly => "sse-only",
+        }
+    }
+}
+
+impl std::str::FromStr for TransportOrder {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "http-first" => Ok(Self::HttpFirst),
+            "sse-first" => Ok(Self::SseFirst),
+            "http-only" => Ok(Self::HttpOnly),
+            "sse-only" => Ok(Self::SseOnly),
+            other => Err(format!("'{other}' is not a transport: use http-first, sse-first, http-only or sse-only")),
+        }
+    }
 }

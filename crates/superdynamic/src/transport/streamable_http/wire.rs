@@ -35,6 +35,8 @@ pub(super) struct Ctx<'a> {
     pub(super) session_id: Option<&'a str>,
     pub(super) protocol_version: Option<&'a str>,
     pub(super) bearer: Option<&'a AccessToken>,
+    /// Where POSTs go when it is not the endpoint: the URI an HTTP+SSE server's `endpoint` event named.
+    pub(super) post_to: Option<&'a url::Url>,
 }
 
 impl StreamableHttp {
@@ -73,7 +75,11 @@ impl StreamableHttp {
         what: &str,
     ) -> Result<reqwest::Response, TransportError> {
         let headers = headers(ctx, accept, last_event_id)?;
-        self.send_headers(method, headers, body, what).await
+        let url = match (&method, ctx.post_to) {
+            (&Method::POST, Some(url)) => url.clone(),
+            _ => self.inner.endpoint.clone(),
+        };
+        self.send_headers_to(url, method, headers, body, what).await
     }
 
     /// Sends one HTTP request with exactly these headers, waiting at most `request_timeout` for the response
@@ -85,13 +91,24 @@ impl StreamableHttp {
         body: Option<String>,
         what: &str,
     ) -> Result<reqwest::Response, TransportError> {
+        self.send_headers_to(self.inner.endpoint.clone(), method, headers, body, what).await
+    }
+
+    async fn send_headers_to(
+        &self,
+        url: url::Url,
+        method: Method,
+        headers: HeaderMap,
+        body: Option<String>,
+        what: &str,
+    ) -> Result<reqwest::Response, TransportError> {
         let mut headers = headers;
         for (name, value) in &self.inner.options.extra_headers {
             if !headers.contains_key(name) {
                 headers.insert(name.clone(), value.clone());
             }
         }
-        let mut builder = self.inner.http.request(method, self.inner.endpoint.clone()).headers(headers);
+        let mut builder = self.inner.http.request(method, url).headers(headers);
         if let Some(body) = body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body);
         }

@@ -54,7 +54,7 @@ impl StreamableHttp {
         }
     }
 
-    fn latest_bearer(&self) -> Option<AccessToken> {
+    pub(super) fn latest_bearer(&self) -> Option<AccessToken> {
         self.inner.last_bearer.lock().ok().and_then(|b| b.clone())
     }
 

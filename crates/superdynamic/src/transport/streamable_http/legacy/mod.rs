@@ -3,11 +3,15 @@
 //! on every later request, re-initialized once on 404, ended with DELETE.
 //!
 //! `response` reads a request's answer (JSON or an SSE stream carrying server requests), `resume` picks a
-//! closed stream up again with `Last-Event-ID`, `listen` keeps the session's own GET stream.
+//! closed stream up again with `Last-Event-ID`, `listen` keeps the session's own GET stream, and `http_sse`
+//! carries the same session over the 2024-11-05 HTTP+SSE transport instead.
 
+mod http_sse;
 mod listen;
 mod response;
 mod resume;
+
+pub(super) use http_sse::SseChannel;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
@@ -23,6 +27,7 @@ use crate::secret::AccessToken;
 use crate::transport::era::Generation;
 use crate::transport::error::TransportError;
 use crate::transport::jsonrpc::{Message, Notification, Request};
+use http_sse::SSE_PROTOCOL_VERSION;
 
 /// What `initialize` negotiated.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,14 +50,20 @@ pub(super) struct Session {
     pub(super) generation: u64,
     /// Whether this session's GET stream was opened (or tried).
     pub(super) stream_started: std::sync::atomic::AtomicBool,
+    /// The HTTP+SSE channel, when the session runs over the 2024-11-05 transport.
+    pub(super) sse: Option<Arc<SseChannel>>,
 }
 
 impl<'a> Ctx<'a> {
     pub(super) fn for_session(session: &'a Session, bearer: Option<&'a AccessToken>) -> Self {
-        Self {
-            session_id: session.info.session_id.as_deref(),
-            protocol_version: Some(&session.info.protocol_version),
-            bearer,
+        match &session.sse {
+            Some(channel) => channel.ctx(&session.info.protocol_version, bearer),
+            None => Self {
+                session_id: session.info.session_id.as_deref(),
+                protocol_version: Some(&session.info.protocol_version),
+                bearer,
+                post_to: None,
+            },
         }
     }
 }
@@ -81,7 +92,11 @@ impl StreamableHttp {
             let ctx = Ctx::for_session(&session, bearer);
             // basic/index.mdx "Requests": a fresh id for every request, never reused in the session.
             let request = Request { id: self.next_id(), method: method.to_owned(), params: params.clone() };
-            match self.call(&ctx, &request).await {
+            let answer = match &session.sse {
+                Some(channel) => self.sse_call(channel, &ctx, &request).await,
+                None => self.call(&ctx, &request).await,
+            };
+            match answer {
                 // basic/transports.mdx "Session Management" 4: a 404 to a request carrying a session id means
                 // the session is gone; start a new one (without the old id) and retry once.
                 Err(TransportError::SessionExpired) => {
@@ -129,7 +144,9 @@ impl StreamableHttp {
         let Some(session) = self.current_session() else {
             return Ok(());
         };
-        if session.info.session_id.is_none() {
+        // HTTP+SSE: closing the event stream ends the session; Streamable HTTP without a session id has
+        // nothing to end either.
+        if session.sse.is_some() || session.info.session_id.is_none() {
             self.forget_session(&session);
             return Ok(());
         }
@@ -150,8 +167,12 @@ impl StreamableHttp {
 
     /// Forgets `session` unless another task already replaced it.
     pub(super) fn forget_session(&self, session: &Session) {
+        self.forget_generation(session.generation);
+    }
+
+    fn forget_generation(&self, generation: u64) {
         let mut current = self.lock_session();
-        if current.as_ref().is_some_and(|c| c.generation == session.generation) {
+        if current.as_ref().is_some_and(|c| c.generation == generation) {
             *current = None;
         }
     }
@@ -177,7 +198,8 @@ impl StreamableHttp {
     /// Opens the session's GET stream once (waiting briefly until it is open, so a server request that follows
     /// our next request has somewhere to go).
     async fn start_server_stream(&self, session: &Arc<Session>) {
-        if !session.stream_started.swap(true, Ordering::AcqRel) {
+        // An HTTP+SSE session's event stream already carries everything the server sends.
+        if session.sse.is_none() && !session.stream_started.swap(true, Ordering::AcqRel) {
             self.start_listener(session.clone()).await;
         }
     }
@@ -198,21 +220,31 @@ impl StreamableHttp {
                 "clientInfo": {"name": options.client_name, "version": options.client_version},
             })),
         };
-        // "Session Management" 4: a new session starts without a session id; the server's id is adopted from
-        // the InitializeResult's response headers.
-        let ctx = Ctx { session_id: None, protocol_version: None, bearer };
+        let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed);
         let mut assigned_id = None;
-        let result = self.call_adopting(&ctx, &request, &mut assigned_id).await?;
+        let (sse, result) = if self.uses_sse() {
+            let channel = Arc::new(self.open_sse(generation, bearer).await?);
+            let result = self.sse_call(&channel, &channel.ctx("", bearer), &request).await?;
+            (Some(channel), result)
+        } else {
+            // "Session Management" 4: a new session starts without a session id; the server's id is adopted
+            // from the InitializeResult's response headers.
+            let ctx = Ctx { session_id: None, protocol_version: None, bearer, post_to: None };
+            (None, self.call_adopting(&ctx, &request, &mut assigned_id).await?)
+        };
         let Value::Object(result) = result else {
             return Err(TransportError::Protocol("the initialize result is not a JSON object".to_owned()));
         };
         let offered = result.get("protocolVersion").and_then(Value::as_str).ok_or_else(|| {
             TransportError::Protocol("the initialize result has no protocolVersion string".to_owned())
         })?;
-        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&offered) {
+        // 2024-11-05 is only spoken where it was the current version: over HTTP+SSE.
+        let supported =
+            SUPPORTED_PROTOCOL_VERSIONS.contains(&offered) || (sse.is_some() && offered == SSE_PROTOCOL_VERSION);
+        if !supported {
             // "Version Negotiation": the client SHOULD disconnect, so end the session the server opened.
             if assigned_id.is_some() {
-                let ctx = Ctx { session_id: assigned_id.as_deref(), protocol_version: None, bearer };
+                let ctx = Ctx { session_id: assigned_id.as_deref(), protocol_version: None, bearer, post_to: None };
                 if let Err(err) = self.delete_session(&ctx).await {
                     tracing::debug!(%err, "could not end the session of an incompatible server");
                 }
@@ -226,17 +258,12 @@ impl StreamableHttp {
             instructions: result.get("instructions").and_then(Value::as_str).map(str::to_owned),
             session_id: assigned_id,
         };
+        let session = Session { info, generation, stream_started: std::sync::atomic::AtomicBool::new(false), sse };
         // "Protocol Version Header": from here on every request carries the negotiated version.
-        let ctx =
-            Ctx { session_id: info.session_id.as_deref(), protocol_version: Some(&info.protocol_version), bearer };
         let initialized =
             Message::Notification(Notification { method: "notifications/initialized".to_owned(), params: None });
-        self.post_message(&ctx, &initialized, "notifications/initialized").await?;
-        Ok(Session {
-            info,
-            generation: self.inner.next_generation.fetch_add(1, Ordering::Relaxed),
-            stream_started: std::sync::atomic::AtomicBool::new(false),
-        })
+        self.post_message(&Ctx::for_session(&session, bearer), &initialized, "notifications/initialized").await?;
+        Ok(session)
     }
 
     /// [`Self::call`] for `initialize`: records the `Mcp-Session-Id` of the response in `assigned_id` and

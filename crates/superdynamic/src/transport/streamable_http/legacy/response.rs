@@ -174,7 +174,7 @@ impl StreamableHttp {
     }
 
     /// Best-effort `notifications/cancelled` (basic/utilities/cancellation).
-    async fn cancel(&self, ctx: &Ctx<'_>, id: &RequestId, reason: &str) {
+    pub(super) async fn cancel(&self, ctx: &Ctx<'_>, id: &RequestId, reason: &str) {
         let message = Message::Notification(Notification {
             method: "notifications/cancelled".to_owned(),
             params: Some(json!({"requestId": id.to_value(), "reason": reason})),
@@ -187,7 +187,7 @@ impl StreamableHttp {
 
 /// Turns a response message into the request's result, checking the id echoes ours (basic/index.mdx
 /// "Responses": "Responses MUST include the same ID as the request they correspond to").
-fn expect_response(message: Message, request: &Request) -> Result<Value, TransportError> {
+pub(super) fn expect_response(message: Message, request: &Request) -> Result<Value, TransportError> {
     let method = &request.method;
     match message {
         Message::Response(response) if response.id == request.id => Ok(response.result),

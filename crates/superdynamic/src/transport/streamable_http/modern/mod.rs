@@ -390,7 +390,7 @@ impl StreamableHttp {
 }
 
 fn modern_ctx(bearer: Option<&AccessToken>) -> Ctx<'_> {
-    Ctx { session_id: None, protocol_version: Some(MODERN_PROTOCOL_VERSION), bearer }
+    Ctx { session_id: None, protocol_version: Some(MODERN_PROTOCOL_VERSION), bearer, post_to: None }
 }
 
 fn method_header(method: &str) -> Result<HeaderValue, TransportError> {
