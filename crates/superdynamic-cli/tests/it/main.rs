@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod doctor;
 mod lifecycle;
+mod mcp_remote;
 mod proxy;
 mod stalled;
 mod store_kill;

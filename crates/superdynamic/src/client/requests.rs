@@ -107,7 +107,8 @@ impl McpClient {
                 }
                 // With HTTP+SSE allowed the transport already tried it; told not to, say what the server speaks.
                 TransportError::HttpStatus { status: status @ (400 | 404 | 405), body } => {
-                    if self.transport.options().transport == TransportOrder::HttpOnly && self.speaks_http_sse().await {
+                    if self.transport.options().transport == TransportOrder::HttpOnly
+                        && self.speaks_http_sse(token.as_ref()).await {
                         return Err(Error::LegacySseTransport { server: self.server.to_string() });
                     }
                     return Err(TransportError::HttpStatus { status, body }.into());
@@ -117,8 +118,8 @@ impl McpClient {
         }
     }
 
-    async fn speaks_http_sse(&self) -> bool {
-        speaks_http_sse(&self.http, self.server.url()).await
+    async fn speaks_http_sse(&self, bearer: Option<&AccessToken>) -> bool {
+        speaks_http_sse(&self.http, self.server.url(), bearer).await
     }
 
     async fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
@@ -171,9 +172,13 @@ impl McpClient {
 
 /// Whether the server speaks the HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26): a GET
 /// answered with an event stream whose first event is `endpoint` (2024-11-05 basic/transports "HTTP with SSE").
-pub(crate) async fn speaks_http_sse(http: &reqwest::Client, url: &url::Url) -> bool {
+pub(crate) async fn speaks_http_sse(http: &reqwest::Client, url: &url::Url, bearer: Option<&AccessToken>) -> bool {
     let probe = async {
-        let response = http.get(url.clone()).header("Accept", "text/event-stream").send().await.ok()?;
+        let mut request = http.get(url.clone()).header("Accept", "text/event-stream");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token.secret());
+        }
+        let response = request.send().await.ok()?;
         let is_sse = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)

@@ -172,7 +172,7 @@ async fn not_challenged(
         );
         return;
     }
-    if crate::client::speaks_http_sse(http, server.url()).await {
+    if crate::client::speaks_http_sse(http, server.url(), None).await {
         findings.push(
             Finding::new(
                 Step::Transport,
