@@ -435,7 +435,7 @@ async fn no_public_client_auth_is_a_warning() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_legacy_sse_only_server_is_named() {
-    expect(|m, _| m.sse_only = true, "legacy_sse_only", "error").await;
+    expect(|m, _| m.sse_only = true, "legacy_sse_only", "warning").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

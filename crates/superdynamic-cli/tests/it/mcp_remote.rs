@@ -30,7 +30,8 @@ async fn tools_calls_and_step_up_reach_a_server_that_only_speaks_http_sse() {
     let listed = env.run(&["tools", &url, "--auto-authorize"]).await;
     listed.ok();
     assert!(listed.stdout.contains("get_weather"), "{}", listed.stdout);
-    let called = env.run(&["call", &url, "get_weather", "--args", r#"{"location":"Paris"}"#, "--non-interactive"]).await;
+    let called =
+        env.run(&["call", &url, "get_weather", "--args", r#"{"location":"Paris"}"#, "--non-interactive"]).await;
     assert!(called.ok().stdout.contains("Weather in Paris"), "{}", called.stdout);
     // list_files needs files:read, which the first sign-in did not ask for: a 403 on the message POST steps up.
     let stepped = env.run(&["call", &url, "list_files", "--auto-authorize"]).await;

@@ -108,7 +108,8 @@ impl McpClient {
                 // With HTTP+SSE allowed the transport already tried it; told not to, say what the server speaks.
                 TransportError::HttpStatus { status: status @ (400 | 404 | 405), body } => {
                     if self.transport.options().transport == TransportOrder::HttpOnly
-                        && self.speaks_http_sse(token.as_ref()).await {
+                        && self.speaks_http_sse(token.as_ref()).await
+                    {
                         return Err(Error::LegacySseTransport { server: self.server.to_string() });
                     }
                     return Err(TransportError::HttpStatus { status, body }.into());
