@@ -7,6 +7,7 @@ mod doctor;
 mod interact;
 mod narrate;
 mod proxy;
+mod setup;
 mod store;
 
 use clap::Parser;
@@ -88,6 +89,7 @@ async fn main() -> ExitCode {
         Command::Demo => demo::run(g).await,
         Command::Proxy(a) => proxy::run(g, a).await,
         Command::Doctor(a) => doctor::run(g, a).await,
+        Command::Setup(a) => setup::run(g, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
