@@ -1,5 +1,6 @@
 //! The launch a host's config entry holds: this very binary with `proxy URL`, and the name the entry goes under.
 
+use super::rewrite::{Recognised, recognise, same_url};
 use crate::cli::GlobalArgs;
 use clap::ValueEnum;
 
@@ -24,6 +25,15 @@ impl Launch {
         let base = command.rsplit(['/', '\\']).next().unwrap_or(command).to_ascii_lowercase();
         let base = base.strip_suffix(".exe").unwrap_or(&base);
         base == "superdynamic" && args.first().is_some_and(|a| a == "proxy")
+    }
+
+    /// Whether setup may overwrite an entry running `command args` with this launch: it is superdynamic's
+    /// proxy already (this binary, or one named superdynamic), or mcp-remote for the same server.
+    pub fn may_replace(&self, command: &str, args: &[String], url: &str) -> bool {
+        let proxy = args.first().is_some_and(|a| a == "proxy");
+        (proxy && command == self.command)
+            || Self::is_superdynamic_proxy(command, args)
+            || matches!(recognise(command, args), Recognised::McpRemote { url: u, .. } if same_url(&u, url))
     }
 
     pub fn to_json(&self) -> serde_json::Value {

@@ -70,10 +70,17 @@ impl Shape {
 
     /// Adds the entry `name`, or updates it when it already launches superdynamic's proxy (or mcp-remote for the
     /// same URL); any other entry of that name is refused. `text` is the file's content, `None` when it is new.
-    pub fn upsert(self, text: Option<&str>, name: &str, launch: &Launch, url: &str) -> Result<(String, Outcome), EditError> {
+    pub fn upsert(
+        self,
+        text: Option<&str>,
+        name: &str,
+        launch: &Launch,
+        url: &str,
+    ) -> Result<(String, Outcome), EditError> {
         let fields = self.fields(launch);
         let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-            let doc = Json::Object(vec![(self.servers_key.into(), Json::Object(vec![(name.into(), Json::Object(fields))]))]);
+            let doc =
+                Json::Object(vec![(self.servers_key.into(), Json::Object(vec![(name.into(), Json::Object(fields))]))]);
             return Ok((render(&doc, "", "  ") + "\n", Outcome::Added));
         };
         let root = parse_root(text)?;
@@ -90,7 +97,7 @@ impl Shape {
         };
         let entry = &existing.value;
         match launch_of(entry) {
-            Some((command, args)) if !replaceable(&command, &args, url) => {
+            Some((command, args)) if !launch.may_replace(&command, &args, url) => {
                 return Err(EditError::Conflict { name: name.to_string(), runs: format!("runs `{command}`") });
             }
             Some(_) => {}
@@ -140,12 +147,6 @@ impl Shape {
             _ => Err(EditError::Shape(format!("\"{}\" is not an object", self.servers_key))),
         }
     }
-}
-
-/// An entry setup may overwrite: superdynamic's proxy already, or mcp-remote for the same server.
-pub fn replaceable(command: &str, args: &[String], url: &str) -> bool {
-    Launch::is_superdynamic_proxy(command, args)
-        || matches!(rewrite::recognise(command, args), Recognised::McpRemote { url: u, .. } if rewrite::same_url(&u, url))
 }
 
 fn parse_root(text: &str) -> Result<Node, EditError> {
@@ -476,7 +477,9 @@ mod tests {
         );
         assert_eq!(linear["env"]["TEAM"], "core");
         assert_eq!(value["mcpServers"]["atlassian"]["args"][2], "9696");
-        assert!(after.contains(r#""files": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"] },"#));
+        assert!(after.contains(
+            r#""files": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"] },"#
+        ));
 
         let (_, only) = CLAUDE.rewrite_mcp_remote(before, Some("https://mcp.atlassian.com/v1/sse"), &make).unwrap();
         assert_eq!(only.entries.len(), 1);

@@ -140,7 +140,9 @@ impl Parser<'_> {
             Some(b'"') => Kind::String(self.string()?),
             Some(b'-' | b'0'..=b'9') => self.number()?,
             Some(b't' | b'f' | b'n') => self.literal()?,
-            Some(_) => return Err(self.error("expected a value (an object, array, string, number, true, false or null)")),
+            Some(_) => {
+                return Err(self.error("expected a value (an object, array, string, number, true, false or null)"));
+            }
             None => return Err(self.error("the text ends where a value was expected")),
         };
         Ok(Node { start, end: self.pos, kind })
@@ -338,7 +340,10 @@ mod tests {
     #[test]
     fn errors_name_line_and_column_without_quoting_the_file() {
         let error = parse("{\n  \"a\": \"secret\"\n  \"b\": 1\n}").unwrap_err();
-        assert_eq!(error, SyntaxError { line: 3, column: 3, message: "expected ',' or '}' after an object member".into() });
+        assert_eq!(
+            error,
+            SyntaxError { line: 3, column: 3, message: "expected ',' or '}' after an object member".into() }
+        );
         assert!(!error.to_string().contains("secret"));
         assert_eq!(parse("{\"a\": 1").unwrap_err().message, "the text ends inside an object (a '}' is missing)");
         assert_eq!(parse("{} x").unwrap_err().message, "unexpected text after the end of the top-level value");

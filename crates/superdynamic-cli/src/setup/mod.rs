@@ -103,7 +103,8 @@ impl Setup<'_> {
         }
         let target = file::target(&self.path);
         let text = file::read(&target).map_err(Failure::other)?;
-        let (edited, outcome) = self.upsert(text.as_deref(), &name, &launch, url.trim()).map_err(|e| self.refused(e))?;
+        let (edited, outcome) =
+            self.upsert(text.as_deref(), &name, &launch, url.trim()).map_err(|e| self.refused(e))?;
         let mut backup = None;
         if outcome != Outcome::Unchanged {
             if text.is_some() {
@@ -152,8 +153,11 @@ impl Setup<'_> {
         }
         if self.global.json {
             let action = if write { "rewritten" } else { "would-rewrite" };
-            let reports: Vec<_> =
-                done.entries.iter().map(|(name, _, launch)| self.report(name, launch, action, backup.as_deref())).collect();
+            let reports: Vec<_> = done
+                .entries
+                .iter()
+                .map(|(name, _, launch)| self.report(name, launch, action, backup.as_deref()))
+                .collect();
             print_json(&serde_json::Value::Array(reports))?;
         } else if !write {
             print!("{edited}");
@@ -182,7 +186,13 @@ impl Setup<'_> {
         }
     }
 
-    fn upsert(&self, text: Option<&str>, name: &str, launch: &Launch, url: &str) -> Result<(String, Outcome), EditError> {
+    fn upsert(
+        &self,
+        text: Option<&str>,
+        name: &str,
+        launch: &Launch,
+        url: &str,
+    ) -> Result<(String, Outcome), EditError> {
         match self.host.format() {
             Format::Json { servers_key, stdio_type } => {
                 json::Shape { servers_key, stdio_type }.upsert(text, name, launch, url)

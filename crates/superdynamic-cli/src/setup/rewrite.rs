@@ -6,7 +6,10 @@
 pub enum Recognised {
     NotMcpRemote,
     /// mcp-remote for `url`; `rest` is everything after the URL (callback port, --header, --transport, ...).
-    McpRemote { url: String, rest: Vec<String> },
+    McpRemote {
+        url: String,
+        rest: Vec<String>,
+    },
     /// It runs mcp-remote but not in a way this can read; left alone, with the reason.
     Unreadable(String),
 }

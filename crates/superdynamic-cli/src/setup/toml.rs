@@ -3,7 +3,6 @@
 
 use super::edit::{EditError, Outcome, Rewritten};
 use super::entry::Launch;
-use super::json::replaceable;
 use super::rewrite::{self, Recognised};
 use toml_edit::{Array, DocumentMut, Item, Table, TableLike, Value};
 
@@ -39,7 +38,9 @@ pub fn upsert(text: Option<&str>, name: &str, launch: &Launch, url: &str) -> Res
         Some(current) if current == (launch.command.clone(), launch.args.clone()) => {
             return Ok((original.to_string(), Outcome::Unchanged));
         }
-        Some((command, args)) if !replaceable(&command, &args, url) => return Err(conflict(format!("runs `{command}`"))),
+        Some((command, args)) if !launch.may_replace(&command, &args, url) => {
+            return Err(conflict(format!("runs `{command}`")));
+        }
         Some(_) => {}
         None => return Err(conflict("has no command".into())),
     }

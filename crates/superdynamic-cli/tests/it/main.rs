@@ -6,6 +6,7 @@ mod common;
 mod doctor;
 mod lifecycle;
 mod proxy;
+mod setup;
 mod stalled;
 mod store_kill;
 mod stores;
