@@ -266,9 +266,12 @@ impl<'a> Editor<'a> {
 
     fn finish(mut self) -> String {
         self.edits.sort_by_key(|e| std::cmp::Reverse(e.start));
+        // A file written on Windows keeps its CRLF line ends in the lines added.
+        let crlf = self.text.contains("\r\n");
         let mut out = self.text.to_string();
         for edit in &self.edits {
-            out.replace_range(edit.start..edit.end, &edit.text);
+            let text = if crlf { edit.text.replace("\r\n", "\n").replace('\n', "\r\n") } else { edit.text.clone() };
+            out.replace_range(edit.start..edit.end, &text);
         }
         out
     }
@@ -404,6 +407,14 @@ mod tests {
         assert_eq!(value["context_servers"]["other"]["command"], "uv");
         assert_eq!(value["context_servers"]["mcp-example-com"]["args"][1], URL);
         assert!(after.contains("// keep\n    \"mcp-example-com\": {\n"), "{after}");
+    }
+
+    #[test]
+    fn crlf_files_keep_crlf() {
+        let before = "{\r\n  \"mcpServers\": {\r\n    \"a\": {\"command\": \"x\"}\r\n  }\r\n}\r\n";
+        let (after, _) = CLAUDE.upsert(Some(before), "n", &launch(), URL).unwrap();
+        assert!(!after.replace("\r\n", "").contains('\n'), "{after:?}");
+        assert_eq!(parsed(&after)["mcpServers"]["n"]["args"][0], "proxy");
     }
 
     #[test]

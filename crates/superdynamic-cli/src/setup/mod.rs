@@ -44,7 +44,7 @@ pub fn run(global: &GlobalArgs, args: &SetupArgs) -> Result<(), Failure> {
         );
     }
     if args.from_mcp_remote {
-        setup.from_mcp_remote(url, args.write)
+        setup.convert_mcp_remote(url, args.write)
     } else {
         let Some(url) = url else {
             return Err(Failure::usage(format!(
@@ -124,7 +124,7 @@ impl Setup<'_> {
         Ok(())
     }
 
-    fn from_mcp_remote(&self, only_url: Option<&str>, write: bool) -> Result<(), Failure> {
+    fn convert_mcp_remote(&self, only_url: Option<&str>, write: bool) -> Result<(), Failure> {
         let path = self.path.display();
         let target = file::target(&self.path);
         let Some(text) = file::read(&target).map_err(Failure::other)? else {
