@@ -92,6 +92,20 @@ mod tests {
     }
 
     #[test]
+    fn only_flags_the_user_gave_are_copied() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["superdynamic", "setup", "cursor", "https://a/mcp"];
+            all.extend(args);
+            crate::cli::Cli::try_parse_from(all).unwrap().global
+        };
+        let flags = global_flags(&parse(&["--profile", "work", "--store", "file", "--store-path", "/s/c.json"]));
+        assert_eq!(flags, ["--profile", "work", "--store", "file", "--store-path", "/s/c.json"]);
+        let with_db = parse(&["--profile", "w", "--store", "postgres", "--database-url", "postgres://u:pw@h/db"]);
+        assert!(!global_flags(&with_db).iter().any(|f| f.contains("pw")), "the database password is never copied");
+    }
+
+    #[test]
     fn proxy_launch_carries_the_rest_then_the_globals() {
         let launch = Launch::proxy("/bin/sd", "https://a/mcp", &["9696".into()], &["--profile".into(), "w".into()]);
         assert_eq!(launch.args, ["proxy", "https://a/mcp", "9696", "--profile", "w"]);

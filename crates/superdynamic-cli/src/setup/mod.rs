@@ -92,8 +92,12 @@ impl Setup<'_> {
                 print!("{}", self.snippet(&name, &launch));
             }
             if self.path.exists() {
+                let place = match self.host.format() {
+                    Format::Json { servers_key, .. } => format!("the \"{name}\" entry under \"{servers_key}\" in"),
+                    Format::Toml => "this table to".to_string(),
+                };
                 eprintln!(
-                    "Add this to {path} (or run again with --write to merge it in; a backup copy is kept). {}",
+                    "Add {place} {path} (or run again with --write to merge it in; a backup copy is kept). {}",
                     self.host.reload_hint()
                 );
             } else {
