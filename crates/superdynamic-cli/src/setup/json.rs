@@ -79,9 +79,7 @@ impl Shape {
     ) -> Result<(String, Outcome), EditError> {
         let fields = self.fields(launch);
         let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
-            let doc =
-                Json::Object(vec![(self.servers_key.into(), Json::Object(vec![(name.into(), Json::Object(fields))]))]);
-            return Ok((render(&doc, "", "  ") + "\n", Outcome::Added));
+            return Ok((self.snippet(name, launch), Outcome::Added));
         };
         let root = parse_root(text)?;
         let mut editor = Editor::new(text, &root);
@@ -100,13 +98,18 @@ impl Shape {
             Some((command, args)) if !launch.may_replace(&command, &args, url) => {
                 return Err(EditError::Conflict { name: name.to_string(), runs: format!("runs `{command}`") });
             }
+            // The same launch however it is laid out: nothing to write.
+            Some(current)
+                if current == (launch.command.clone(), launch.args.clone())
+                    && (!self.stdio_type || entry.get("type").and_then(|t| t.value.as_str()) == Some("stdio")) =>
+            {
+                return Ok((text.to_string(), Outcome::Unchanged));
+            }
             Some(_) => {}
             None => return Err(EditError::Conflict { name: name.to_string(), runs: "has no command".into() }),
         }
         editor.set_members(entry, &with_old_zed_env(text, entry, fields));
-        let edited = editor.finish();
-        let outcome = if edited == text { Outcome::Unchanged } else { Outcome::Updated };
-        Ok((edited, outcome))
+        Ok((editor.finish(), Outcome::Updated))
     }
 
     /// Rewrites every mcp-remote entry (or only those for `only_url`) to the launch `make` gives for its URL and
@@ -436,6 +439,10 @@ mod tests {
         assert_eq!(value["mcpServers"]["n"]["env"]["K"], "v");
         let (again, outcome) = CLAUDE.upsert(Some(&after), "n", &launch(), URL).unwrap();
         assert_eq!((again.as_str(), outcome), (after.as_str(), Outcome::Unchanged));
+        let spread = after.replace("[\"proxy\", ", "[\n        \"proxy\",\n        ");
+        assert_eq!(CLAUDE.upsert(Some(&spread), "n", &launch(), URL).unwrap(), (spread.clone(), Outcome::Unchanged));
+        let vscode = r#"{"servers": {"n": {"command": "/usr/bin/superdynamic", "args": ["proxy", "https://mcp.example.com/mcp"]}}}"#;
+        assert_eq!(VSCODE.upsert(Some(vscode), "n", &launch(), URL).unwrap().1, Outcome::Updated, "adds the type");
 
         let mcp_remote = format!(r#"{{"mcpServers": {{"n": {{"command": "npx", "args": ["mcp-remote", "{URL}"]}}}}}}"#);
         assert_eq!(CLAUDE.upsert(Some(&mcp_remote), "n", &launch(), URL).unwrap().1, Outcome::Updated);
