@@ -197,6 +197,31 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Say why sign-in to a server works or fails, step by step, and what its operator must fix.
     Doctor(DoctorArgs),
+    /// Write an MCP host's config entry (Claude Desktop, Cursor, VS Code, Windsurf, Codex, Zed) that launches
+    /// `superdynamic proxy URL`; prints it unless --write.
+    Setup(SetupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The MCP host whose config to write.
+    #[arg(value_enum)]
+    pub host: crate::setup::Host,
+    /// The remote MCP server URL (with --from-mcp-remote: rewrite only the entries for this URL).
+    pub url: Option<String>,
+    /// The entry's name in the host's config [default: from the URL's host, e.g. mcp-example-com].
+    #[arg(long, conflicts_with = "from_mcp_remote")]
+    pub name: Option<String>,
+    /// Merge the entry into the host's config file (a backup copy is kept) instead of printing it.
+    #[arg(long)]
+    pub write: bool,
+    /// The host's config file [default: where the host keeps it for this user].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Turn the config's `npx mcp-remote URL ...` entries into superdynamic proxy entries, keeping their
+    /// arguments and env.
+    #[arg(long)]
+    pub from_mcp_remote: bool,
 }
 
 #[derive(Debug, Args)]

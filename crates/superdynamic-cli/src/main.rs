@@ -8,6 +8,7 @@ mod interact;
 mod mcp_remote;
 mod narrate;
 mod proxy;
+mod setup;
 mod store;
 
 use cli::Command;
@@ -89,6 +90,7 @@ async fn main() -> ExitCode {
         Command::Demo => demo::run(g).await,
         Command::Proxy(a) => proxy::run(g, a).await,
         Command::Doctor(a) => doctor::run(g, a).await,
+        Command::Setup(a) => setup::run(g, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

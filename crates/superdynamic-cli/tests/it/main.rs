@@ -7,6 +7,7 @@ mod doctor;
 mod lifecycle;
 mod mcp_remote;
 mod proxy;
+mod setup;
 mod stalled;
 mod store_kill;
 mod stores;
