@@ -24,6 +24,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod import;
 pub mod proxy;
 pub mod registration;
 pub mod resource;
