@@ -36,6 +36,7 @@ pub mod token;
 pub mod transport;
 
 pub use client::{
-    ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer, ResourceParameter, StaticClient,
+    AdoptOptions, AdoptOutcome, ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer,
+    ResourceParameter, StaticClient,
 };
 pub use error::{Error, ErrorKind};
