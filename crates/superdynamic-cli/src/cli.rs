@@ -176,6 +176,8 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Say why sign-in to a server works or fails, step by step, and what its operator must fix.
     Doctor(DoctorArgs),
+    /// Carry over sign-ins another client keeps: superdynamic import mcp-remote URL...
+    Import(crate::import::Args),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod demo;
 mod doctor;
+mod import;
 mod interact;
 mod narrate;
 mod proxy;
@@ -88,6 +89,7 @@ async fn main() -> ExitCode {
         Command::Demo => demo::run(g).await,
         Command::Proxy(a) => proxy::run(g, a).await,
         Command::Doctor(a) => doctor::run(g, a).await,
+        Command::Import(a) => import::run(g, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
