@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod doctor;
+mod import;
 mod lifecycle;
 mod proxy;
 mod stalled;
