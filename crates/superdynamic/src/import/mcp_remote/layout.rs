@@ -116,7 +116,7 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let version = base.path().join("mcp-remote-0.1.29");
         std::fs::create_dir(&version).unwrap();
-        assert_eq!(layout_dirs(&version).unwrap(), [version.clone()]);
+        assert_eq!(layout_dirs(&version).unwrap(), vec![version]);
         assert!(layout_dirs(&base.path().join("missing")).is_err());
     }
 }
