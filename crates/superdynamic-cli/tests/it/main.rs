@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod doctor;
+#[cfg(unix)]
 mod import;
 mod lifecycle;
 mod proxy;

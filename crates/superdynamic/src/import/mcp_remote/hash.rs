@@ -5,10 +5,11 @@
 
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
-/// How mcp-remote was started for one server: what its file names are derived from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How mcp-remote was started for one server: what its file names are derived from. Its `Debug` shows header
+/// names only: a value may be a literal API key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerSpec {
     /// The URL as given to mcp-remote, not normalised: `https://x.example` and `https://x.example/` have
     /// different files.
@@ -54,6 +55,16 @@ impl ServerSpec {
             let _ = write!(hex, "{byte:02x}");
             hex
         })
+    }
+}
+
+impl fmt::Debug for ServerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSpec")
+            .field("url", &self.url)
+            .field("resource", &self.resource)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -151,5 +162,6 @@ mod tests {
         assert_eq!(spec.headers["X"], "spaced ");
         assert!(spec.add_header_argument("X: later"));
         assert_eq!(spec.headers["X"], "later");
+        assert!(!format!("{spec:?}").contains("later"), "a header value in Debug: {spec:?}");
     }
 }
