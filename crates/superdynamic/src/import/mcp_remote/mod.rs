@@ -1,10 +1,10 @@
 //! mcp-remote's stored sign-ins (npm `mcp-remote`), read so a user switching to superdynamic keeps them.
 //!
-//! For one server mcp-remote keeps, in a layout folder of its directory ([`layout`]), `<hash>_client_info.json`
-//! (the client registration) and `<hash>_tokens.json` (the token response), `<hash>` being derived from how it
-//! was started ([`ServerSpec::hash`]). Its other files (`_code_verifier.txt`, `_lock.json`, `_debug.log`) belong
-//! to a sign-in in progress or a running process and are not read. Nothing here writes, renames or deletes
-//! anything in mcp-remote's directory.
+//! For one server mcp-remote keeps, in a layout folder of its directory (see [`base_dir`] and
+//! [`McpRemoteDir`]), `<hash>_client_info.json` (the client registration) and `<hash>_tokens.json` (the token
+//! response), `<hash>` being derived from how it was started ([`ServerSpec::hash`]). Its other files
+//! (`_code_verifier.txt`, `_lock.json`, `_debug.log`) belong to a sign-in in progress or a running process and
+//! are not read. Nothing here writes, renames or deletes anything in mcp-remote's directory.
 
 mod convert;
 mod hash;
