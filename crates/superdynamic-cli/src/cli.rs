@@ -200,6 +200,8 @@ pub enum Command {
     /// Write an MCP host's config entry (Claude Desktop, Cursor, VS Code, Windsurf, Codex, Zed) that launches
     /// `superdynamic proxy URL`; prints it unless --write.
     Setup(SetupArgs),
+    /// Carry over sign-ins another client keeps: superdynamic import mcp-remote URL...
+    Import(crate::import::Args),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod demo;
 mod doctor;
+mod import;
 mod interact;
 mod mcp_remote;
 mod narrate;
@@ -91,6 +92,7 @@ async fn main() -> ExitCode {
         Command::Proxy(a) => proxy::run(g, a).await,
         Command::Doctor(a) => doctor::run(g, a).await,
         Command::Setup(a) => setup::run(g, a),
+        Command::Import(a) => import::run(g, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

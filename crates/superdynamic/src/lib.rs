@@ -24,6 +24,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod import;
 pub mod proxy;
 pub mod registration;
 pub mod resource;
@@ -35,6 +36,7 @@ pub mod token;
 pub mod transport;
 
 pub use client::{
-    ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer, ResourceParameter, StaticClient,
+    AdoptOptions, AdoptOutcome, ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer,
+    ResourceParameter, StaticClient,
 };
 pub use error::{Error, ErrorKind};

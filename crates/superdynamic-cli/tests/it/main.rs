@@ -4,6 +4,8 @@
 mod cli;
 mod common;
 mod doctor;
+#[cfg(unix)]
+mod import;
 mod lifecycle;
 mod mcp_remote;
 mod proxy;

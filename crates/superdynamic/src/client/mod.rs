@@ -6,9 +6,10 @@
 //! the sign-in lock, probe, discovery), `grants` (authorization code, device, client credentials), `identity`
 //! (which client identity, and how it authenticates), `scope`, `loopback` (the redirect listener), `refresh`,
 //! `credentials` (the stored record, compare-and-swap), `generation` (the protocol generation remembered per
-//! server) and `logout`; `options` holds what a caller configures ([`ClientOptions`]) and `observer` what it is
-//! told ([`Event`]).
+//! server), `logout` and `adopt` (a sign-in another client made, imported); `options` holds what a caller
+//! configures ([`ClientOptions`]) and `observer` what it is told ([`Event`]).
 
+mod adopt;
 mod bearer;
 mod credentials;
 mod generation;
@@ -24,6 +25,7 @@ pub(crate) use requests::speaks_http_sse;
 mod scope;
 mod sign_in;
 
+pub use adopt::{AdoptOptions, AdoptOutcome};
 pub use logout::LogoutOutcome;
 pub use loopback::stable_port;
 pub use observer::{Event, Observer, TracingObserver};
