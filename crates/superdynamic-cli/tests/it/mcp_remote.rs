@@ -203,3 +203,46 @@ async fn headers_expand_variables_and_enable_proxy_uses_the_environment_proxy() 
     assert!(seen.iter().any(|(target, _)| target == &closed), "the proxy was asked for {closed}: {seen:?}");
     let _ = stop.send(());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_client_info_from_a_file_and_an_explicit_resource() {
+    let env = Env::with(sse_only()).await;
+    let url = env.url();
+    // A client registered beforehand (as an operator would hand it out), from another store.
+    let other = tempfile::tempdir().unwrap();
+    let registered =
+        run_with(&other.path().join("c.json"), &["register", &url, "--json"], &[("SUPERDYNAMIC_STORE", Some("file"))])
+            .await;
+    registered.ok();
+    let stored: Value = serde_json::from_slice(&std::fs::read(other.path().join("c.json")).unwrap()).unwrap();
+    let registration = &stored["credentials"][0]["registration"];
+    let client_id = registration["client_id"].as_str().unwrap().to_owned();
+    let redirect = url::Url::parse(registration["redirect_uris"][0].as_str().unwrap()).unwrap();
+    let port = redirect.port().unwrap().to_string();
+    let info = env.dir.path().join("client-info.json");
+    std::fs::write(&info, json!({"client_id": client_id, "redirect_uris": [redirect.as_str()]}).to_string()).unwrap();
+    let info_arg = format!("@{}", info.display());
+    let args = [url.as_str(), &port, "--static-oauth-client-info", &info_arg, "--resource", &url, "--auto-authorize"];
+    let (messages, stderr) = proxy_session(
+        &env.store(),
+        &args,
+        &[],
+        &[initialize(1), json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})],
+    )
+    .await;
+    assert!(answer(&messages, 2)["result"]["tools"].is_array(), "{messages:?} {stderr}");
+    let stored = env.stored();
+    assert_eq!(stored["credentials"][0]["registration"]["client_id"], json!(client_id), "the given client was used");
+    assert_eq!(stored["credentials"][0]["resource"], json!(url));
+    // A file that is not the JSON mcp-remote writes is refused with the flag's name.
+    std::fs::write(&info, "{not json").unwrap();
+    let bad = run_with(
+        &env.store(),
+        &["proxy", &url, "--static-oauth-client-info", &info_arg],
+        &[("SUPERDYNAMIC_STORE", Some("file"))],
+    )
+    .await;
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--static-client-info must be"), "{}", bad.stderr);
+    env.stop().await;
+}

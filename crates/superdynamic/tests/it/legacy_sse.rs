@@ -13,8 +13,7 @@ use superdynamic::{ClientOptions, Error, McpClient};
 
 /// An event stream whose first event is `first` (nothing if empty); it then stays open, or ends if `close`.
 fn stream(first: &'static str, close: bool) -> Response {
-    let first =
-        futures_util::stream::iter((!first.is_empty()).then(|| Ok::<_, std::io::Error>(first.to_string())).into_iter());
+    let first = futures_util::stream::iter((!first.is_empty()).then(|| Ok::<_, std::io::Error>(first.to_string())));
     let body = if close {
         Body::from_stream(first)
     } else {
