@@ -719,8 +719,17 @@ def write_results():
         L += ["```", mc.get("table") or mc.get("error", ""), "```", ""]
     if NOTES:
         L += ["## Notes", ""] + [f"- {n}" for n in NOTES] + [""]
-    with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
-        f.write("\n".join(L))
+    # bench/python/run.py owns the section from its heading on: keep it.
+    path = os.path.join(BENCH, "RESULTS.md")
+    python_section = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        marker = "## Python package: warm list + call"
+        if marker in old:
+            python_section = "\n" + marker + old.split(marker, 1)[1]
+    with open(path, "w") as f:
+        f.write("\n".join(L) + python_section)
     if rows:
         with open(os.path.join(BENCH, "ratios.svg"), "w") as f:
             f.write(svg(rows))
