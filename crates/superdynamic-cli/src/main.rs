@@ -1,5 +1,6 @@
 //! `superdynamic`: a thin command-line layer over the `superdynamic` library.
 
+mod assertion_flags;
 mod cli;
 mod commands;
 mod demo;
