@@ -235,8 +235,14 @@ async fn main() -> anyhow::Result<()> {
         resource_bind: args.resource_port.map(|port| SocketAddr::new(args.bind, port)),
         resource_public_url: args.resource_public_url,
         idp: args.idp,
-        trusted_idp: args.trusted_idp_issuer.zip(args.trusted_idp_jwks).map(|(issuer, jwks)| TrustedIssuerConfig { issuer, jwks }),
-        workload_issuer: args.workload_issuer.zip(args.workload_jwks).map(|(issuer, jwks)| TrustedIssuerConfig { issuer, jwks }),
+        trusted_idp: args
+            .trusted_idp_issuer
+            .zip(args.trusted_idp_jwks)
+            .map(|(issuer, jwks)| TrustedIssuerConfig { issuer, jwks }),
+        workload_issuer: args
+            .workload_issuer
+            .zip(args.workload_jwks)
+            .map(|(issuer, jwks)| TrustedIssuerConfig { issuer, jwks }),
         ..ServerConfig::default()
     };
     let server = start(config).await.context("starting the server")?;

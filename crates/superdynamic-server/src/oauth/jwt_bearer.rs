@@ -15,8 +15,9 @@ pub async fn grant(
     client: &RegisteredClient,
     form: &QueryParams,
 ) -> Result<TokenResponse, TokenError> {
-    let assertion =
-        form.get("assertion").ok_or_else(|| TokenError::InvalidRequest("assertion is required (RFC 7523 §2.1)".into()))?;
+    let assertion = form
+        .get("assertion")
+        .ok_or_else(|| TokenError::InvalidRequest("assertion is required (RFC 7523 §2.1)".into()))?;
     let parse = |s: &str| ScopeSet::parse(s).map_err(|e| TokenError::InvalidScope(e.to_string()));
     let requested = form.get("scope").map(parse).transpose()?.filter(|s| !s.is_empty());
     let (subject, scope, kind) = if id_jag::is_id_jag(assertion) {

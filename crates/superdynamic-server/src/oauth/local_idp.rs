@@ -63,7 +63,10 @@ impl LocalIdp {
     /// An OIDC ID token for `sub`, audience the IdP client.
     pub fn id_token(&self, sub: &str, client_id: &str) -> Result<String, TokenError> {
         let iat = now();
-        self.sign("JWT", &json!({"iss": self.issuer, "sub": sub, "aud": client_id, "iat": iat, "exp": iat + ID_TOKEN_TTL_SECS}))
+        self.sign(
+            "JWT",
+            &json!({"iss": self.issuer, "sub": sub, "aud": client_id, "iat": iat, "exp": iat + ID_TOKEN_TTL_SECS}),
+        )
     }
 
     fn verify_id_token(&self, token: &str, client_id: &str) -> Result<String, String> {
@@ -131,20 +134,22 @@ pub async fn jwks(State(state): State<Arc<OAuthState>>) -> Response {
 
 /// `POST /idp/id-token` (demo sign-in): `username`, `password` of a user who may sign in, and `client_id`.
 pub async fn id_token(State(state): State<Arc<OAuthState>>, headers: HeaderMap, body: Bytes) -> Response {
-    json_response(async {
-        let idp = local(&state)?;
-        let form = parse_form(&headers, &body)?;
-        let field = |name: &str| {
-            form.get(name).ok_or_else(|| TokenError::InvalidRequest(format!("{name} is required")))
-        };
-        let (username, password, client_id) = (field("username")?, field("password")?, field("client_id")?);
-        if !state.users.verify(username, password) {
-            return Err(TokenError::InvalidGrant("wrong username or password".into()));
+    json_response(
+        async {
+            let idp = local(&state)?;
+            let form = parse_form(&headers, &body)?;
+            let field =
+                |name: &str| form.get(name).ok_or_else(|| TokenError::InvalidRequest(format!("{name} is required")));
+            let (username, password, client_id) = (field("username")?, field("password")?, field("client_id")?);
+            if !state.users.verify(username, password) {
+                return Err(TokenError::InvalidGrant("wrong username or password".into()));
+            }
+            let token = idp.id_token(username, client_id)?;
+            tracing::info!(sub = %username, "the local IdP issued an ID token");
+            Ok(json!({"id_token": token, "token_type": "N_A", "expires_in": ID_TOKEN_TTL_SECS}))
         }
-        let token = idp.id_token(username, client_id)?;
-        tracing::info!(sub = %username, "the local IdP issued an ID token");
-        Ok(json!({"id_token": token, "token_type": "N_A", "expires_in": ID_TOKEN_TTL_SECS}))
-    }.await)
+        .await,
+    )
 }
 
 /// `POST /idp/token`: RFC 8693 token exchange of an ID token for an ID-JAG for this authorization server.
@@ -166,8 +171,10 @@ async fn exchange(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Resul
     require("requested_token_type", ID_JAG_TOKEN_TYPE)?;
     require("subject_token_type", ID_TOKEN_TYPE)?;
     // This IdP knows one authorization server and one resource: ours.
-    require("audience", &state.issuer).map_err(|_| TokenError::InvalidTarget("audience must be this authorization server".into()))?;
-    require("resource", &state.resource).map_err(|_| TokenError::InvalidTarget(format!("resource must be {}", state.resource)))?;
+    require("audience", &state.issuer)
+        .map_err(|_| TokenError::InvalidTarget("audience must be this authorization server".into()))?;
+    require("resource", &state.resource)
+        .map_err(|_| TokenError::InvalidTarget(format!("resource must be {}", state.resource)))?;
     let subject_token =
         form.get("subject_token").ok_or_else(|| TokenError::InvalidRequest("subject_token is required".into()))?;
     let sub = idp.verify_id_token(subject_token, &client.client_id).map_err(TokenError::InvalidGrant)?;

@@ -103,7 +103,9 @@ impl TrustedIssuer {
                         ErrorKind::InvalidAudience => {
                             format!("the {what}'s aud must be this authorization server ({})", audiences.join(" or "))
                         }
-                        ErrorKind::InvalidIssuer => format!("the {what} is not from the trusted issuer {}", self.issuer),
+                        ErrorKind::InvalidIssuer => {
+                            format!("the {what} is not from the trusted issuer {}", self.issuer)
+                        }
                         ErrorKind::MissingRequiredClaim(c) => format!("the {what} has no {c} claim"),
                         ErrorKind::InvalidSignature => last,
                         _ => format!("the {what} is invalid: {e}"),

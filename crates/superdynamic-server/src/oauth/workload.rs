@@ -16,9 +16,8 @@ pub async fn verify(state: &OAuthState, jwt: &str) -> Result<String, String> {
         return Err("this authorization server trusts no workload identity issuer".into());
     };
     let token_endpoint = format!("{}/token", state.issuer);
-    let claims: WorkloadClaims = trusted
-        .verify(state.fetch_policy, jwt, &[&state.issuer, &token_endpoint], "workload identity token")
-        .await?;
+    let claims: WorkloadClaims =
+        trusted.verify(state.fetch_policy, jwt, &[&state.issuer, &token_endpoint], "workload identity token").await?;
     if claims.sub.is_empty() || claims.sub.len() > 256 {
         return Err("the workload identity token's sub must name the workload".into());
     }
