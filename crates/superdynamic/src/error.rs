@@ -59,7 +59,7 @@ pub enum Error {
     #[error("{0}")]
     AssertionSource(#[from] crate::assertion_source::AssertionSourceError),
     #[error(
-        "the identity provider {idp} refused to exchange the ID token for an ID-JAG: {source}. Check the ID token \
+        "the identity provider {idp} could not exchange the ID token for an ID-JAG: {source}. Check the ID token \
          (is it expired?) and the IdP client"
     )]
     IdentityProvider { idp: String, source: TokenError },

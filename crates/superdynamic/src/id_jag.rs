@@ -2,7 +2,8 @@
 //! Grant (ID-JAG, SEP-990 / draft-ietf-oauth-identity-assertion-authz-grant §4.3): the user's ID token goes in,
 //! a short-lived grant for one authorization server (`audience`) and one MCP server (`resource`) comes out.
 
-use crate::resource::ResourceUri;
+use crate::http::{self, Exchange, HttpError, MAX_OAUTH_BODY};
+use crate::resource::{ResourceUri, is_secure_or_loopback};
 use crate::secret::{IdJag, IdToken};
 use crate::token::{self, TokenClient, TokenError};
 use serde::Deserialize;
@@ -22,6 +23,44 @@ pub struct IdJagRequest<'a> {
     /// The MCP server (RFC 8707).
     pub resource: &'a ResourceUri,
     pub scope: Option<&'a str>,
+}
+
+/// The IdP's discovery document: only what the exchange needs.
+#[derive(Deserialize)]
+struct IdpMetadata {
+    issuer: String,
+    token_endpoint: String,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+/// The IdP's token endpoint and its client authentication methods, from OpenID Connect Discovery 1.0 §4
+/// (`<issuer>/.well-known/openid-configuration`; an IdP is an OpenID provider), the issuer compared exactly.
+pub async fn discover_token_endpoint(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> Result<(String, Vec<String>), TokenError> {
+    let bad = |why: String| TokenError::InvalidResponse(format!("the identity provider {issuer}: {why}"));
+    let url = url::Url::parse(&format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')))
+        .map_err(|_| bad("the issuer is not a URL".into()))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(TokenError::InsecureEndpoint(url.to_string()));
+    }
+    let exchange = Exchange::new("the identity provider's discovery", &url);
+    let response = exchange.send(http.get(url.clone()).header("Accept", "application/json")).await?;
+    let status = response.status();
+    let bytes = exchange.read(response, MAX_OAUTH_BODY).await?;
+    if !status.is_success() {
+        return Err(
+            HttpError::Status { url: url.to_string(), status: status.as_u16(), body: http::excerpt(&bytes) }.into()
+        );
+    }
+    let doc: IdpMetadata =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("{url} is not a discovery document: {e}")))?;
+    if doc.issuer != issuer {
+        return Err(bad(format!("its discovery document names the issuer {:?}", doc.issuer)));
+    }
+    Ok((doc.token_endpoint, doc.token_endpoint_auth_methods_supported))
 }
 
 #[derive(Deserialize)]

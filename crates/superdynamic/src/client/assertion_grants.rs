@@ -8,7 +8,7 @@ use super::observer::Event;
 use super::options::Grant;
 use crate::assertion_source::AssertionSource;
 use crate::client_auth::ClientAuthentication;
-use crate::discovery::{self, AuthorizationServerMetadata, BearerChallenge, DiscoveryPolicy};
+use crate::discovery::{AuthorizationServerMetadata, BearerChallenge};
 use crate::error::Error;
 use crate::id_jag::{self, IdJagRequest};
 use crate::jwt_bearer;
@@ -46,7 +46,11 @@ impl McpClient {
             });
         };
         let registration = self.pre_registered(s, &discovery.authorization_server);
-        let scope = self.select_scope(&discovery, challenge, step_up).await;
+        // No refresh token comes with an assertion grant: offline_access would only be refused.
+        let scope = self.select_scope(&discovery, challenge, step_up).await.and_then(|s| {
+            let kept: Vec<&str> = s.split_whitespace().filter(|x| *x != "offline_access").collect();
+            (!kept.is_empty()).then(|| kept.join(" "))
+        });
         let tokens = self
             .assertion_tokens(
                 &discovery.issuer,
@@ -116,22 +120,9 @@ impl McpClient {
         let id_token = IdToken::new(idp.id_token.read("ID token")?.secret());
         let (endpoint, methods) = match (&idp.token_endpoint, &idp.issuer) {
             (Some(endpoint), _) => (endpoint.clone(), Vec::new()),
-            (None, Some(idp_issuer)) => {
-                // An IdP is an OpenID provider, not necessarily an OAuth client's authorization server: no PKCE
-                // metadata is required of it here (it is not used for a code flow).
-                let policy = DiscoveryPolicy { allow_missing_pkce_metadata: true };
-                let mut fetched = Vec::new();
-                let doc = discovery::fetch_authorization_server(
-                    &self.oauth_http,
-                    &self.network,
-                    idp_issuer,
-                    &mut fetched,
-                    policy,
-                )
-                .await?;
-                let methods = doc.auth_methods();
-                (doc.token_endpoint, methods)
-            }
+            (None, Some(idp_issuer)) => id_jag::discover_token_endpoint(&self.oauth_http, idp_issuer)
+                .await
+                .map_err(|source| Error::IdentityProvider { idp: idp_issuer.clone(), source })?,
             (None, None) => {
                 return Err(Error::AssertionNotConfigured {
                     what: "identity provider token endpoint",
