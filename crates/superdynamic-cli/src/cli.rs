@@ -202,6 +202,13 @@ pub enum GrantKind {
     Workload,
 }
 
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Show enterprise-managed authorization instead: ID token at the company IdP -> ID-JAG -> access token.
+    #[arg(long)]
+    pub enterprise: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Discover the authorization server and register a client (no sign-in).
@@ -223,7 +230,7 @@ pub enum Command {
     /// Revoke the tokens at the authorization server (when it can) and delete the stored credentials.
     Logout(LogoutArgs),
     /// Start the reference server in-process and walk through the whole flow.
-    Demo,
+    Demo(DemoArgs),
     /// Serve a remote MCP server on stdin/stdout, for MCP hosts that only launch local (stdio) servers.
     Proxy(ProxyArgs),
     /// Say why sign-in to a server works or fails, step by step, and what its operator must fix.
