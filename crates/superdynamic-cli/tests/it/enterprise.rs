@@ -214,3 +214,12 @@ async fn workload_tokens_are_read_again_after_rotation_and_a_bad_one_is_explaine
     assert!(run.stderr.contains("could not read the workload identity token from"), "{}", run.stderr);
     env.stop().await;
 }
+
+#[tokio::test]
+async fn the_enterprise_demo_runs_the_whole_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_with_store(&dir.path().join("credentials.json"), &["demo", "--enterprise"]).await;
+    run.ok();
+    assert!(run.stdout.contains("redeems it there with the JWT bearer grant"), "{}", run.stdout);
+    assert!(run.stdout.contains("You are demo"), "{}", run.stdout);
+}
