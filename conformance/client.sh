@@ -71,7 +71,7 @@ sd() {
   local shown=() a hide=0
   for a in "$@"; do
     if [[ $hide -eq 1 ]]; then shown+=("***"); hide=0; else shown+=("$a"); fi
-    [[ "$a" == --client-secret ]] && hide=1
+    [[ "$a" == --client-secret || "$a" == --idp-client-secret ]] && hide=1
   done
   echo "+ superdynamic ${shown[*]}" >&2
   timeout --kill-after=2 "$step_timeout" "$bin" "$@"
