@@ -71,7 +71,7 @@ sd() {
   local shown=() a hide=0
   for a in "$@"; do
     if [[ $hide -eq 1 ]]; then shown+=("***"); hide=0; else shown+=("$a"); fi
-    [[ "$a" == --client-secret ]] && hide=1
+    [[ "$a" == --client-secret || "$a" == --idp-client-secret ]] && hide=1
   done
   echo "+ superdynamic ${shown[*]}" >&2
   timeout --kill-after=2 "$step_timeout" "$bin" "$@"
@@ -93,6 +93,18 @@ case "$scenario" in
     ctx private_key_pem > "$tmp/client-key.pem"
     extra+=(--grant client-credentials --client-id "$(ctx client_id)" --private-key "$tmp/client-key.pem"
             --signing-alg "$(ctx signing_algorithm)")
+    ;;
+  auth/enterprise-managed-authorization)
+    # Enterprise-managed authorization (SEP-990): the IdP's ID token is exchanged there for an ID-JAG, which the
+    # MCP authorization server redeems (JWT bearer grant) for the pre-registered confidential client.
+    ctx idp_id_token > "$tmp/id-token"
+    extra+=(--grant enterprise --client-id "$(ctx client_id)" --client-secret "$(ctx client_secret)"
+            --idp-issuer "$(ctx idp_issuer)" --idp-client-id "$(ctx idp_client_id)" --id-token-file "$tmp/id-token")
+    ;;
+  auth/wif-jwt-bearer)
+    # Workload identity federation: the platform's identity token (here from the context) as the JWT bearer grant.
+    ctx valid_jwt > "$tmp/workload-token"
+    extra+=(--grant workload --client-id "$(ctx client_id)" --assertion-file "$tmp/workload-token")
     ;;
   auth/basic-cimd)
     # The suite's authorization server expects this URL as the client_id.

@@ -80,6 +80,31 @@ pub struct GlobalArgs {
     /// How to get tokens: a user signs in, or the pre-registered client authenticates as itself.
     #[arg(long, global = true, value_enum, default_value_t = GrantKind::AuthorizationCode)]
     pub grant: GrantKind,
+    /// --grant enterprise: the enterprise identity provider's issuer (its token endpoint is discovered).
+    #[arg(long, global = true, env = "SUPERDYNAMIC_IDP_ISSUER", value_name = "URL")]
+    pub idp_issuer: Option<String>,
+    /// --grant enterprise: the IdP's token endpoint, when it is not discovered from --idp-issuer.
+    #[arg(long, global = true, value_name = "URL")]
+    pub idp_token_endpoint: Option<String>,
+    /// --grant enterprise: this client's ID at the identity provider.
+    #[arg(long, global = true, env = "SUPERDYNAMIC_IDP_CLIENT_ID")]
+    pub idp_client_id: Option<String>,
+    /// --grant enterprise: this client's secret at the identity provider (prefer the environment variable).
+    #[arg(long, global = true, env = "SUPERDYNAMIC_IDP_CLIENT_SECRET", hide_env_values = true)]
+    pub idp_client_secret: Option<String>,
+    /// --grant enterprise: a file holding the user's ID token from the IdP (read again on every exchange).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "id_token_env")]
+    pub id_token_file: Option<PathBuf>,
+    /// --grant enterprise: an environment variable holding the user's ID token.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub id_token_env: Option<String>,
+    /// --grant workload: a file holding the platform's identity token (read again on every use: platforms
+    /// rotate it).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "assertion_env")]
+    pub assertion_file: Option<PathBuf>,
+    /// --grant workload: an environment variable holding the platform's identity token.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub assertion_env: Option<String>,
     /// Accept an authorization server whose metadata omits code_challenge_methods_supported (S256 is still
     /// used). For known non-compliant servers only.
     #[arg(long, global = true)]
@@ -169,6 +194,19 @@ pub enum GrantKind {
     AuthorizationCode,
     /// OAuth 2.1 client credentials, for machine clients (needs --client-id with --client-secret or --private-key).
     ClientCredentials,
+    /// Enterprise-managed authorization (SEP-990): the user's ID token is exchanged at the company IdP for an
+    /// ID-JAG, redeemed with the JWT bearer grant (needs --client-id, --idp-issuer, --idp-client-id, --id-token-file).
+    Enterprise,
+    /// Workload identity federation: the platform's identity token as a JWT bearer grant (needs --client-id and
+    /// --assertion-file or --assertion-env).
+    Workload,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Show enterprise-managed authorization instead: ID token at the company IdP -> ID-JAG -> access token.
+    #[arg(long)]
+    pub enterprise: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,7 +230,7 @@ pub enum Command {
     /// Revoke the tokens at the authorization server (when it can) and delete the stored credentials.
     Logout(LogoutArgs),
     /// Start the reference server in-process and walk through the whole flow.
-    Demo,
+    Demo(DemoArgs),
     /// Serve a remote MCP server on stdin/stdout, for MCP hosts that only launch local (stdio) servers.
     Proxy(ProxyArgs),
     /// Say why sign-in to a server works or fails, step by step, and what its operator must fix.

@@ -41,7 +41,10 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
     options.grant = match global.grant {
         GrantKind::AuthorizationCode => Grant::AuthorizationCode,
         GrantKind::ClientCredentials => Grant::ClientCredentials,
+        GrantKind::Enterprise => Grant::Enterprise,
+        GrantKind::Workload => Grant::Workload,
     };
+    crate::assertion_flags::apply(global, &mut options)?;
     options.discovery_policy.allow_missing_pkce_metadata = global.allow_missing_pkce_metadata;
     options.allow_private_network = global.allow_private_network;
     options.scope = global.scope.clone();
@@ -151,6 +154,10 @@ struct ClientsFileEntry {
     private_key_file: Option<std::path::PathBuf>,
     #[serde(default)]
     signing_alg: Option<String>,
+    /// The enterprise IdP for this authorization server (read by `assertion_flags`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    idp: Option<serde_json::Value>,
 }
 
 fn read_key(path: &std::path::Path, alg: &str) -> Result<ClientKey, Failure> {

@@ -1,8 +1,10 @@
 //! `superdynamic`: a thin command-line layer over the `superdynamic` library.
 
+mod assertion_flags;
 mod cli;
 mod commands;
 mod demo;
+mod demo_enterprise;
 mod doctor;
 mod import;
 mod interact;
@@ -88,7 +90,8 @@ async fn main() -> ExitCode {
         Command::Clients => commands::clients(g).await,
         Command::Refresh(a) => commands::refresh(g, a).await,
         Command::Logout(a) => commands::logout(g, a).await,
-        Command::Demo => demo::run(g).await,
+        Command::Demo(args) if args.enterprise => demo_enterprise::run(g).await,
+        Command::Demo(_) => demo::run(g).await,
         Command::Proxy(a) => proxy::run(g, a).await,
         Command::Doctor(a) => doctor::run(g, a).await,
         Command::Setup(a) => setup::run(g, a),

@@ -71,6 +71,23 @@ pub struct ServerConfig {
     pub resource_public_url: Option<Url>,
     /// Requests per client address to `/register` and `/token`.
     pub rate_limit: crate::rate_limit::RateLimit,
+    /// The enterprise IdP whose ID-JAGs `/token` redeems (SEP-990, JWT bearer grant). With `idp` and no
+    /// other, the local IdP.
+    pub trusted_idp: Option<TrustedIssuerConfig>,
+    /// The platform whose workload identity tokens `/token` redeems (JWT bearer grant).
+    pub workload_issuer: Option<TrustedIssuerConfig>,
+    /// Serve a minimal identity provider under `/idp` (ID tokens for the users, RFC 8693 exchange for ID-JAGs),
+    /// so the enterprise flow runs locally.
+    pub idp: bool,
+}
+
+/// An issuer of JWT assertions and where its public keys are.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuerConfig {
+    /// Compared exactly with the assertions' `iss`.
+    pub issuer: String,
+    /// A JWKS file path, or an http(s) URL fetched on each use.
+    pub jwks: String,
 }
 
 /// PEM files for [`ServerConfig::tls`].
@@ -105,6 +122,9 @@ impl Default for ServerConfig {
             resource_bind: None,
             resource_public_url: None,
             rate_limit: crate::rate_limit::RateLimit::default(),
+            trusted_idp: None,
+            workload_issuer: None,
+            idp: false,
         }
     }
 }

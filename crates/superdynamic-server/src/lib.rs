@@ -51,7 +51,7 @@ mod storage;
 mod tls;
 mod tools;
 
-pub use config::{Database, ServerConfig, TlsFiles};
+pub use config::{Database, ServerConfig, TlsFiles, TrustedIssuerConfig};
 pub use mcp::token_check::ANONYMOUS_SUBJECT;
 pub use oauth::users::{DEFAULT_ITERATIONS, hash_password};
 pub use rate_limit::RateLimit;

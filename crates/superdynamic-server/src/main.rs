@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use clap::builder::BoolishValueParser;
-use superdynamic_server::{Database, ServerConfig, TlsFiles, start};
+use superdynamic_server::{Database, ServerConfig, TlsFiles, TrustedIssuerConfig, start};
 use url::Url;
 
 /// Reference OAuth 2.1 authorization server and MCP resource server.
@@ -92,6 +92,27 @@ struct Args {
     /// over it the answer is 429 temporarily_unavailable with Retry-After.
     #[arg(long, env = "SUPERDYNAMIC_SERVER_RATE_LIMIT_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit_per_minute: u32,
+
+    /// Serve a minimal enterprise identity provider under /idp (ID tokens for the users, token exchange for
+    /// ID-JAGs) and trust it, so enterprise-managed authorization (SEP-990) runs locally.
+    #[arg(long)]
+    idp: bool,
+
+    /// Redeem ID-JAGs (SEP-990) from this enterprise IdP issuer (needs --trusted-idp-jwks).
+    #[arg(long, value_name = "ISSUER", requires = "trusted_idp_jwks")]
+    trusted_idp_issuer: Option<String>,
+
+    /// The trusted IdP's public keys: a JWKS file or an https URL.
+    #[arg(long, value_name = "FILE|URL", requires = "trusted_idp_issuer")]
+    trusted_idp_jwks: Option<String>,
+
+    /// Redeem workload identity tokens from this platform issuer (needs --workload-jwks).
+    #[arg(long, value_name = "ISSUER", requires = "workload_jwks")]
+    workload_issuer: Option<String>,
+
+    /// The workload issuer's public keys: a JWKS file or an https URL (fetched on each use: keys rotate).
+    #[arg(long, value_name = "FILE|URL", requires = "workload_issuer")]
+    workload_jwks: Option<String>,
 
     /// Tests only: also fetch CIMD documents / jwks_uri over plain http from loopback hosts.
     #[arg(long, hide = true)]
@@ -213,6 +234,15 @@ async fn main() -> anyhow::Result<()> {
         },
         resource_bind: args.resource_port.map(|port| SocketAddr::new(args.bind, port)),
         resource_public_url: args.resource_public_url,
+        idp: args.idp,
+        trusted_idp: args
+            .trusted_idp_issuer
+            .zip(args.trusted_idp_jwks)
+            .map(|(issuer, jwks)| TrustedIssuerConfig { issuer, jwks }),
+        workload_issuer: args
+            .workload_issuer
+            .zip(args.workload_jwks)
+            .map(|(issuer, jwks)| TrustedIssuerConfig { issuer, jwks }),
         ..ServerConfig::default()
     };
     let server = start(config).await.context("starting the server")?;

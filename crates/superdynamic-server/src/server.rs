@@ -52,6 +52,8 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsError),
     #[error("could not load the users: {0}")]
     Users(#[from] crate::oauth::users::UsersError),
+    #[error("the trusted assertion issuer is not usable: {0}")]
+    TrustedIssuer(String),
     #[error("could not prepare the files directory: {0}")]
     Files(#[from] FileError),
     #[error("could not build the token verifier: {0}")]
@@ -272,6 +274,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 
     let verifier = TokenVerifier::new(&issuer, &resource, &jwks)?;
     let revoked_access_tokens = Arc::new(RevokedAccessTokens::load(&store)?);
+    let local_idp = match config.idp {
+        true => Some(crate::oauth::local_idp::LocalIdp::new(&issuer)?),
+        false => None,
+    };
+    let trusted = |c: &crate::config::TrustedIssuerConfig| {
+        crate::oauth::trusted_issuer::TrustedIssuer::from_jwks_location(&c.issuer, &c.jwks)
+            .map_err(ServerError::TrustedIssuer)
+    };
+    let trusted_idp = match (&config.trusted_idp, &local_idp) {
+        (Some(c), _) => Some(trusted(c)?),
+        (None, Some(idp)) => Some(idp.as_trusted().map_err(ServerError::TrustedIssuer)?),
+        (None, None) => None,
+    };
+    let workload_issuer = config.workload_issuer.as_ref().map(trusted).transpose()?;
     let auth_state = Arc::new(OAuthState {
         issuer: issuer.clone(),
         resource: resource.clone(),
@@ -292,6 +308,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         },
         cimd_cache: crate::oauth::cimd_cache::Cache::default(),
         users,
+        trusted_idp,
+        workload_issuer,
+        local_idp,
     });
     let resource_state = Arc::new(ResourceState::new(
         issuer.clone(),

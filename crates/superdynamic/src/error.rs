@@ -54,6 +54,20 @@ pub enum Error {
          allowed that scope"
     )]
     StepUpLimit { server: String, scope: String, attempts: u32 },
+    #[error("no {what} is configured; {fix}")]
+    AssertionNotConfigured { what: &'static str, fix: &'static str },
+    #[error("{0}")]
+    AssertionSource(#[from] crate::assertion_source::AssertionSourceError),
+    #[error(
+        "the identity provider {idp} could not exchange the ID token for an ID-JAG: {source}. Check the ID token \
+         (is it expired?) and the IdP client"
+    )]
+    IdentityProvider { idp: String, source: TokenError },
+    #[error(
+        "authorization server {issuer} refused the JWT bearer assertion: {source}. Not retrying: check the \
+         token's audience ({issuer}), expiry and issuer, and that the client may use this grant"
+    )]
+    AssertionRefused { issuer: String, source: TokenError },
 }
 
 /// Broad classes of failure, for exit codes and retry decisions.
@@ -90,6 +104,8 @@ impl Error {
             ) => Some(source),
             Error::Registration(RegistrationError::Http(source))
             | Error::Token(TokenError::Http(source))
+            | Error::IdentityProvider { source: TokenError::Http(source), .. }
+            | Error::AssertionRefused { source: TokenError::Http(source), .. }
             | Error::Authorization(AuthorizationError::Http(source)) => Some(source),
             _ => None,
         }

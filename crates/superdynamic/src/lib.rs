@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+pub mod assertion_source;
 pub mod authorization;
 pub mod client;
 pub mod client_auth;
@@ -24,7 +25,9 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod id_jag;
 pub mod import;
+pub mod jwt_bearer;
 pub mod proxy;
 pub mod registration;
 pub mod resource;
@@ -36,7 +39,7 @@ pub mod token;
 pub mod transport;
 
 pub use client::{
-    AdoptOptions, AdoptOutcome, ClientOptions, Event, Grant, LoginOutcome, LogoutOutcome, McpClient, Observer,
-    ResourceParameter, StaticClient,
+    AdoptOptions, AdoptOutcome, ClientOptions, EnterpriseIdp, Event, Grant, LoginOutcome, LogoutOutcome, McpClient,
+    Observer, ResourceParameter, StaticClient,
 };
 pub use error::{Error, ErrorKind};

@@ -57,6 +57,18 @@ secret_type!(
     /// An authorization code received on the redirect (RFC 6749 §4.1.2).
     AuthorizationCode
 );
+secret_type!(
+    /// An OpenID Connect ID token from the enterprise identity provider: the subject token of the ID-JAG exchange.
+    IdToken
+);
+secret_type!(
+    /// An Identity Assertion JWT Authorization Grant (SEP-990): a bearer credential for one authorization server.
+    IdJag
+);
+secret_type!(
+    /// A JWT presented as an authorization grant (RFC 7523 §2.1), such as a workload's platform identity token.
+    Assertion
+);
 
 #[cfg(test)]
 mod tests {

@@ -263,7 +263,7 @@ async fn post(
 /// be https (or loopback http), exactly one client authentication method is applied (RFC 6749 §2.3), the
 /// answer is read with a bound, and a non-2xx answer becomes the OAuth error it carries (RFC 6749 §5.2). `step`
 /// names the request in a timeout.
-async fn send_form(
+pub(crate) async fn send_form(
     step: &'static str,
     http: &reqwest::Client,
     endpoint: &str,

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod doctor;
+mod enterprise;
 #[cfg(unix)]
 mod import;
 mod lifecycle;

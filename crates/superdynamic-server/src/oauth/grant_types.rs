@@ -5,3 +5,6 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 
 /// OAuth 2.1 §4.2 (MCP extension io.modelcontextprotocol/oauth-client-credentials).
 pub const CLIENT_CREDENTIALS_GRANT: &str = "client_credentials";
+
+/// RFC 7523 §2.1: a signed JWT (an ID-JAG, a workload identity token) as the grant.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";

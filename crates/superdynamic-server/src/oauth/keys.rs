@@ -141,6 +141,13 @@ impl SigningKey {
         Ok(key)
     }
 
+    /// A key kept only in memory (the local IdP's: its ID tokens and ID-JAGs live minutes, not across restarts).
+    pub fn ephemeral() -> Result<Self, KeyError> {
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| KeyError::Generate)?;
+        Self::from_pkcs8(doc.as_ref())
+    }
+
     fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
             .map_err(|_| KeyError::InvalidStoredKey)?;

@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::oauth::assertion::ASSERTION_ALGS;
-use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT};
+use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT, JWT_BEARER_GRANT};
 use crate::oauth::keys::Jwks;
 use crate::oauth::state::OAuthState;
 use crate::scope::ALL_SCOPES;
@@ -38,7 +38,9 @@ pub async fn authorization_server(State(state): State<Arc<OAuthState>>) -> Json<
         "scopes_supported": ALL_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_CODE_GRANT, CLIENT_CREDENTIALS_GRANT],
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", DEVICE_CODE_GRANT, CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT
+        ],
         "code_challenge_methods_supported": [crate::oauth::pkce::S256],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         // RFC 8414 §2: algorithms for private_key_jwt (RFC 7523).

@@ -15,9 +15,12 @@ pub mod device;
 pub mod error_response;
 pub mod fetch;
 pub mod grant_types;
+pub mod id_jag;
 pub mod introspection;
 pub mod jwt;
+pub mod jwt_bearer;
 pub mod keys;
+pub mod local_idp;
 pub mod metadata;
 pub mod params;
 pub mod pkce;
@@ -29,7 +32,9 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod token;
+pub mod trusted_issuer;
 pub mod users;
+pub mod workload;
 
 use std::sync::Arc;
 
@@ -64,5 +69,9 @@ pub fn router(state: Arc<OAuthState>, rate_limit: RateLimit) -> Router {
         .route("/consents/revoke", post(session::revoke_consent))
         .route("/logout", post(session::logout))
         .route("/jwks.json", get(metadata::jwks))
+        .route("/idp/.well-known/openid-configuration", get(local_idp::metadata))
+        .route("/idp/jwks.json", get(local_idp::jwks))
+        .route("/idp/id-token", post(local_idp::id_token).layer(limited()))
+        .route("/idp/token", post(local_idp::token).layer(limited()))
         .with_state(state)
 }

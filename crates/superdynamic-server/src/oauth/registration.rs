@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT};
+use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT, JWT_BEARER_GRANT};
 use crate::oauth::redirect_uri::{RedirectUriError, validate_for_registration};
 use crate::oauth::secrets::{hash_secret, hashes_equal, random_token};
 use crate::oauth::state::OAuthState;
@@ -64,7 +64,8 @@ fn no_store_headers() -> [(header::HeaderName, &'static str); 2] {
     [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")]
 }
 
-const KNOWN_GRANTS: [&str; 4] = ["authorization_code", "refresh_token", DEVICE_CODE_GRANT, CLIENT_CREDENTIALS_GRANT];
+const KNOWN_GRANTS: [&str; 5] =
+    ["authorization_code", "refresh_token", DEVICE_CODE_GRANT, CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT];
 
 /// Checks a `jwks` value: a JWK set of public ES256/RS256 signing keys.
 pub(crate) fn validate_jwks(jwks: &Value) -> Result<(), String> {
@@ -132,13 +133,14 @@ fn validate(req: RegistrationRequest) -> Result<ClientMetadata, RegistrationErro
 
     if let Some(unknown) = grant_types.iter().find(|g| !KNOWN_GRANTS.contains(&g.as_str())) {
         return Err(Meta(format!(
-            "grant type {unknown:?} is not supported; supported: authorization_code, refresh_token, {DEVICE_CODE_GRANT}, client_credentials"
+            "grant type {unknown:?} is not supported; supported: authorization_code, refresh_token, {DEVICE_CODE_GRANT}, client_credentials, {JWT_BEARER_GRANT}"
         )));
     }
     let uses_cc = grant_types.iter().any(|g| g == CLIENT_CREDENTIALS_GRANT);
-    if !uses_code && !uses_cc && !grant_types.iter().any(|g| g == DEVICE_CODE_GRANT) {
+    let obtains = |g: &String| g == DEVICE_CODE_GRANT || g == JWT_BEARER_GRANT;
+    if !uses_code && !uses_cc && !grant_types.iter().any(obtains) {
         return Err(Meta(format!(
-            "grant_types must include authorization_code, {DEVICE_CODE_GRANT} or client_credentials, the only ways to obtain tokens here"
+            "grant_types must include authorization_code, {DEVICE_CODE_GRANT}, client_credentials or {JWT_BEARER_GRANT}, the only ways to obtain tokens here"
         )));
     }
     // OAuth 2.1 §4.2: only confidential clients may use client credentials.

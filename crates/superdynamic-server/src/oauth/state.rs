@@ -37,4 +37,10 @@ pub struct OAuthState {
     pub cimd_cache: Cache,
     /// Who may sign in before consenting.
     pub users: Users,
+    /// The enterprise IdP whose ID-JAGs the JWT bearer grant accepts (SEP-990).
+    pub trusted_idp: Option<crate::oauth::trusted_issuer::TrustedIssuer>,
+    /// The platform whose workload identity tokens the JWT bearer grant accepts.
+    pub workload_issuer: Option<crate::oauth::trusted_issuer::TrustedIssuer>,
+    /// `--idp`: the minimal identity provider under `/idp`.
+    pub local_idp: Option<crate::oauth::local_idp::LocalIdp>,
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::oauth::client_auth;
 use crate::oauth::error_response::{TokenError, no_store};
-use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT};
+use crate::oauth::grant_types::{CLIENT_CREDENTIALS_GRANT, DEVICE_CODE_GRANT, JWT_BEARER_GRANT};
 use crate::oauth::jwt::{self, AccessClaims};
 use crate::oauth::params::{QueryParams, authorization_header, parse_form};
 use crate::oauth::pkce;
@@ -57,9 +57,12 @@ async fn handle(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<
 
     let grant_type =
         form.get("grant_type").ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
-    if !matches!(grant_type, "authorization_code" | "refresh_token" | DEVICE_CODE_GRANT | CLIENT_CREDENTIALS_GRANT) {
+    if !matches!(
+        grant_type,
+        "authorization_code" | "refresh_token" | DEVICE_CODE_GRANT | CLIENT_CREDENTIALS_GRANT | JWT_BEARER_GRANT
+    ) {
         return Err(TokenError::UnsupportedGrantType(format!(
-            "grant_type {grant_type:?} is not supported; use authorization_code, refresh_token, client_credentials or {DEVICE_CODE_GRANT}"
+            "grant_type {grant_type:?} is not supported; use authorization_code, refresh_token, client_credentials, {DEVICE_CODE_GRANT} or {JWT_BEARER_GRANT}"
         )));
     }
     let client = client_auth::authenticate(state, authorization, &form).await?;
@@ -71,6 +74,7 @@ async fn handle(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<
         "authorization_code" => authorization_code_grant(state, &client, &form),
         DEVICE_CODE_GRANT => device_code_grant(state, &client, &form),
         CLIENT_CREDENTIALS_GRANT => client_credentials_grant(state, &client, &form),
+        JWT_BEARER_GRANT => crate::oauth::jwt_bearer::grant(state, &client, &form).await,
         _ => refresh_token_grant(state, &client, &form),
     }
 }
@@ -312,7 +316,7 @@ fn issue(
     issue_with(state, client, base, scope, true)
 }
 
-fn issue_with(
+pub(crate) fn issue_with(
     state: &OAuthState,
     client: &RegisteredClient,
     base: &RefreshRecord,

@@ -1,6 +1,7 @@
 //! Integration tests, one binary: every test file here is a module, so the
 //! dependency graph is linked once instead of once per file.
 
+mod assertion_grants;
 mod authorize;
 mod cimd;
 mod client_credentials;

@@ -30,7 +30,8 @@ async fn authorization_server_metadata_lists_endpoints_and_capabilities() {
                 "authorization_code",
                 "refresh_token",
                 "urn:ietf:params:oauth:grant-type:device_code",
-                "client_credentials"
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer"
             ])
         );
         assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));

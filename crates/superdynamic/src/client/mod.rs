@@ -10,6 +10,7 @@
 //! configures ([`ClientOptions`]) and `observer` what it is told ([`Event`]).
 
 mod adopt;
+mod assertion_grants;
 mod bearer;
 mod credentials;
 mod generation;
@@ -26,6 +27,7 @@ mod scope;
 mod sign_in;
 
 pub use adopt::{AdoptOptions, AdoptOutcome};
+pub use assertion_grants::EnterpriseIdp;
 pub use logout::LogoutOutcome;
 pub use loopback::stable_port;
 pub use observer::{Event, Observer, TracingObserver};

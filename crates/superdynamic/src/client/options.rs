@@ -32,6 +32,19 @@ pub enum Grant {
     AuthorizationCode,
     /// A machine client authenticates as itself (OAuth 2.1 §4.2): needs a pre-registered client.
     ClientCredentials,
+    /// Enterprise-managed authorization (SEP-990): an ID-JAG from the enterprise IdP ([`ClientOptions::enterprise`]),
+    /// redeemed with the JWT bearer grant (RFC 7523). Needs a pre-registered client.
+    Enterprise,
+    /// Workload identity federation: the platform's identity token ([`ClientOptions::workload_assertion`]) as
+    /// a JWT bearer grant (RFC 7523 §2.1). Needs a pre-registered client.
+    Workload,
+}
+
+impl Grant {
+    /// Signs in with a JWT bearer assertion, without a browser or a user at the MCP authorization server.
+    pub fn uses_assertion(self) -> bool {
+        matches!(self, Grant::Enterprise | Grant::Workload)
+    }
 }
 
 #[derive(Clone)]
@@ -43,6 +56,10 @@ pub struct ClientOptions {
     pub interactive: bool,
     pub client_name: String,
     pub grant: Grant,
+    /// The enterprise IdP of [`Grant::Enterprise`].
+    pub enterprise: Option<super::EnterpriseIdp>,
+    /// The platform identity token of [`Grant::Workload`], read again on every use (platforms rotate it).
+    pub workload_assertion: Option<crate::assertion_source::AssertionSource>,
     /// Pre-registered clients, matched by issuer (an entry without issuer matches any).
     pub static_clients: Vec<StaticClient>,
     /// Fail rather than register when no pre-registered client matches the server's issuer.
@@ -121,6 +138,8 @@ impl ClientOptions {
             interactive: true,
             client_name: "superdynamic".to_string(),
             grant: Grant::AuthorizationCode,
+            enterprise: None,
+            workload_assertion: None,
             static_clients: Vec::new(),
             pre_registered_only: false,
             client_metadata_url: None,

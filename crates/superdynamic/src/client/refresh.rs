@@ -41,6 +41,9 @@ impl McpClient {
         }
         let registration = current.registration.clone().ok_or_else(|| self.not_signed_in())?;
         let stored = current.tokens.clone().ok_or_else(|| self.not_signed_in())?;
+        if stored.refresh_token.is_none() && self.options.grant.uses_assertion() {
+            return self.renew_with_assertion(&current, &registration, &stored).await;
+        }
         let client = self.token_client(&registration, &current.issuer)?;
         let endpoint = &current.authorization_server.token_endpoint;
         let result = if stored.refresh_token.is_none() && self.options.grant == Grant::ClientCredentials {

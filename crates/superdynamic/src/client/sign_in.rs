@@ -150,6 +150,9 @@ impl McpClient {
         if self.options.grant == Grant::ClientCredentials {
             return self.authorize_client_credentials(challenge, step_up).await;
         }
+        if self.options.grant.uses_assertion() {
+            return self.authorize_with_assertion(challenge, step_up).await;
+        }
         if !self.options.interactive {
             let reason = if step_up.is_some() { "more scope is needed" } else { "no valid token" };
             return Err(Error::SignInRequired { server: self.server.to_string(), reason: reason.into() });
