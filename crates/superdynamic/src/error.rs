@@ -54,6 +54,10 @@ pub enum Error {
          allowed that scope"
     )]
     StepUpLimit { server: String, scope: String, attempts: u32 },
+    #[error(
+        "{server} answered without asking for authorization, so there is no authorization server to bind credentials to"
+    )]
+    AuthorizationNotRequired { server: String },
 }
 
 /// Broad classes of failure, for exit codes and retry decisions.

@@ -28,6 +28,8 @@ pub mod import;
 pub mod proxy;
 pub mod registration;
 pub mod resource;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 pub mod secret;
 pub mod ssrf;
 pub mod store;
