@@ -133,7 +133,11 @@ fn to_token_set(
     let scope = text("scope").or_else(|| (!granted.is_empty()).then(|| granted.join(" ")));
     Ok(TokenSet {
         access_token: AccessToken::new(access_token),
-        token_type: text("token_type").unwrap_or_else(|| "Bearer".into()),
+        // Token types compare case-insensitively (RFC 6749 §5.1); oauth2 writes "bearer", we store "Bearer".
+        token_type: match text("token_type") {
+            Some(t) if !t.eq_ignore_ascii_case("bearer") => t,
+            _ => "Bearer".into(),
+        },
         expires_at: value.get("expires_in").and_then(Value::as_u64).map(|s| obtained_at.saturating_add(s)),
         refresh_token: text("refresh_token").map(RefreshToken::new),
         scope,
@@ -246,5 +250,56 @@ impl ::rmcp::transport::auth::CredentialStore for RmcpCredentialStore {
         let lock =
             self.store.lock(&store::refresh_lock_name(&self.key()), REFRESH_LOCK_WAIT).await.map_err(store_error)?;
         Ok(Some(CredentialRefreshGuard::new(lock)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> TokenSet {
+        TokenSet {
+            access_token: AccessToken::new("at-1"),
+            token_type: "Bearer".into(),
+            expires_at: Some(1_003_600),
+            refresh_token: Some(RefreshToken::new("rt-1")),
+            scope: Some("mcp:tools files:read".into()),
+            obtained_at: 1_000_000,
+        }
+    }
+
+    #[test]
+    fn a_token_set_survives_rmcps_form_unchanged() {
+        let ours = tokens();
+        let response = to_token_response(&ours).unwrap();
+        assert_eq!(to_token_set(&response, Some(ours.obtained_at), &[]).unwrap(), ours);
+    }
+
+    #[test]
+    fn without_a_scope_in_the_response_the_granted_scopes_are_kept() {
+        let ours = TokenSet { scope: None, ..tokens() };
+        let response = to_token_response(&ours).unwrap();
+        let back = to_token_set(&response, Some(ours.obtained_at), &["mcp:tools".into()]).unwrap();
+        assert_eq!(back.scope.as_deref(), Some("mcp:tools"));
+    }
+
+    #[test]
+    fn a_known_client_keeps_its_registration_and_a_new_one_is_public() {
+        let known = registration_for("abc", None);
+        assert_eq!((known.auth_method, known.source), (TokenEndpointAuth::None, RegistrationSource::Dynamic));
+        let with_secret =
+            ClientRegistration { client_secret: Some(crate::secret::ClientSecret::new("s")), ..known.clone() };
+        assert_eq!(registration_for("abc", Some(&with_secret)), with_secret);
+        let cimd = registration_for("https://app.example/client.json", Some(&with_secret));
+        assert_eq!(cimd.source, RegistrationSource::MetadataDocument);
+        assert!(cimd.client_secret.is_none());
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let response = to_token_response(&tokens()).unwrap();
+        let credentials = StoredCredentials::new("abc".into(), Some(response), vec![], None);
+        let shown = format!("{credentials:?}");
+        assert!(!shown.contains("at-1") && !shown.contains("rt-1"), "{shown}");
     }
 }

@@ -59,3 +59,29 @@ impl StateStore for RmcpStateStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rmcp's state is `non_exhaustive`; its serde form is public.
+    fn state(created_at: u64) -> StoredAuthorizationState {
+        let state =
+            serde_json::json!({ "pkce_verifier": "v".repeat(43), "csrf_token": "csrf", "created_at": created_at });
+        serde_json::from_value(state).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_state_is_kept_until_deleted_and_an_abandoned_one_expires() {
+        let store = RmcpStateStore::new();
+        store.save("fresh", state(now_unix())).await.unwrap();
+        assert!(store.load("fresh").await.unwrap().is_some());
+        store.delete("fresh").await.unwrap();
+        assert!(store.load("fresh").await.unwrap().is_none());
+
+        store.save("old", state(now_unix() - STATE_TTL.as_secs() - 1)).await.unwrap();
+        assert!(store.load("old").await.unwrap().is_none(), "older than the sign-in timeout");
+        store.save("another", state(now_unix())).await.unwrap();
+        assert_eq!(store.states.lock().await.len(), 1, "saving drops the abandoned ones");
+    }
+}
