@@ -219,6 +219,10 @@ async fn a_hostile_servers_refusal_surfaces_as_an_rmcp_error_with_our_message() 
     let prm = format!("{base}/.well-known/oauth-protected-resource/mcp");
     let challenge = format!(r#"Bearer resource_metadata="{prm}""#);
     let metadata = json!({ "resource": "https://other.example/mcp", "authorization_servers": [base] });
+    let prm_document = move || {
+        let metadata = metadata.clone();
+        async move { axum::Json(metadata) }
+    };
     let app = Router::new()
         .route(
             "/mcp",
@@ -229,18 +233,20 @@ async fn a_hostile_servers_refusal_surfaces_as_an_rmcp_error_with_our_message() 
                 }
             }),
         )
-        .route(
-            "/.well-known/oauth-protected-resource/mcp",
-            get(move || {
-                let metadata = metadata.clone();
-                async move { axum::Json(metadata) }
-            }),
-        );
+        // A 401 without WWW-Authenticate: discovery starts at the well-known location (RFC 9728 §3).
+        .route("/bare/mcp", post(|| async { axum::http::StatusCode::UNAUTHORIZED }))
+        .route("/.well-known/oauth-protected-resource/mcp", get(prm_document.clone()))
+        .route("/.well-known/oauth-protected-resource/bare/mcp", get(prm_document));
     let task = tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    let url = format!("{base}/mcp");
     let dir = tempfile::tempdir().unwrap();
 
-    for generation in [Generation::Sessions, Generation::Stateless] {
+    for (generation, path) in [
+        (Generation::Sessions, "/mcp"),
+        (Generation::Stateless, "/mcp"),
+        (Generation::Sessions, "/bare/mcp"),
+        (Generation::Stateless, "/bare/mcp"),
+    ] {
+        let url = format!("{base}{path}");
         let counts = Counting::default();
         let error = connect(&url, options(&dir.path().join("c.json"), &counts), generation)
             .await
@@ -255,7 +261,7 @@ async fn a_hostile_servers_refusal_surfaces_as_an_rmcp_error_with_our_message() 
         assert!(
             text.contains("the protected resource metadata names resource 'https://other.example/mcp'")
                 && text.contains("refusing to use it (RFC 9728 §3.3)"),
-            "{generation:?}: {text}"
+            "{generation:?} {path}: {text}"
         );
         assert_eq!(counts.signed_in(), 0);
     }
