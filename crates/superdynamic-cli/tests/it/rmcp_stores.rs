@@ -169,3 +169,52 @@ async fn credentials_from_another_issuer_are_refused() {
     assert!(store.list(None).await.unwrap().is_empty());
     server.shutdown().await;
 }
+
+/// The keychain store: rmcp's flow run again by this test binary inside a private D-Bus session with a fresh,
+/// unlocked gnome-keyring (CI installs both; skipped with a notice where they are missing).
+#[cfg(all(unix, not(target_os = "macos"), feature = "keyring"))]
+#[tokio::test(flavor = "multi_thread")]
+async fn rmcp_authorization_manager_keeps_its_tokens_in_the_os_keychain() {
+    if let Ok(index) = std::env::var(KEYRING_CHILD) {
+        // The child: inside the D-Bus session the parent started.
+        let keyring = superdynamic::store::platform_keyring().unwrap();
+        let store = superdynamic::store::KeyringStore::new(&index, keyring);
+        through_rmcp(Arc::new(store), "default").await;
+        let written = std::fs::read_to_string(&index).unwrap_or_default();
+        assert!(!written.contains("\"access_token\":\"ey"), "secrets stay in the keychain: {written}");
+        println!("RMCP-KEYRING ok");
+        return;
+    }
+    let found = |tool: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join(tool).exists())
+    };
+    if !found("dbus-run-session") || !found("gnome-keyring-daemon") {
+        eprintln!("skipped: needs dbus-run-session and gnome-keyring-daemon (Debian: dbus, gnome-keyring)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (home, runtime) = (dir.path().join("home"), dir.path().join("runtime"));
+    for d in [&home, &runtime] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    }
+    let script = r#"
+        eval "$(printf test | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
+        exec "$EXE" rmcp_stores::rmcp_authorization_manager_keeps_its_tokens_in_the_os_keychain --exact --nocapture
+    "#;
+    let output = tokio::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", script])
+        .env("EXE", std::env::current_exe().unwrap())
+        .env(KEYRING_CHILD, dir.path().join("credentials.keyring.json"))
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output).await.unwrap().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && stdout.contains("RMCP-KEYRING ok"), "stdout:\n{stdout}\nstderr:\n{stderr}");
+}
+
+#[cfg(all(unix, not(target_os = "macos"), feature = "keyring"))]
+const KEYRING_CHILD: &str = "RMCP_KEYRING_CHILD_INDEX";
