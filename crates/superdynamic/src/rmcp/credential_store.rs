@@ -4,6 +4,12 @@
 //!
 //! rmcp's `StoredCredentials` (a client_id and an OAuth token response) map onto our record's registration and
 //! tokens; the record's authorization server metadata and `resource` are those our discovery validated.
+//!
+//! Refreshes: rmcp takes [`acquire_refresh_guard`](::rmcp::transport::auth::CredentialStore::acquire_refresh_guard)
+//! (our store's lock for this credential) before it loads the credentials, so a process that waited refreshes
+//! with the rotated refresh token the first one stored, never a spent one. rmcp 3.11 does not look whether the
+//! access token it then loads is already fresh, so two managers expiring together both refresh (one after the
+//! other); superdynamic's own [`transport`](super::transport) refreshes once.
 
 use crate::client::{ClientOptions, McpClient};
 use crate::discovery::Discovery;
