@@ -17,7 +17,21 @@ use superdynamic::store::FileStore;
 use superdynamic::{ClientOptions, rmcp::transport};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
+    if let Err(error) = run().await {
+        // rmcp wraps the transport's error: print the chain, where superdynamic's message is.
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        eprintln!("rmcp_tools: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().any(|a| a == name);
     let positional: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();

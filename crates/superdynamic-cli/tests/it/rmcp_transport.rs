@@ -271,3 +271,20 @@ async fn a_hostile_servers_refusal_surfaces_as_an_rmcp_error_with_our_message() 
     );
     task.abort();
 }
+
+/// Nothing listening: rmcp's error says which URL could not be reached and what to check.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_server_is_an_rmcp_error_saying_what_to_check() {
+    let port = crate::common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let error = connect(&url, options(&dir.path().join("c.json"), &Counting::default()), Generation::Sessions)
+        .await
+        .map(|_| ())
+        .expect_err("nothing listens there");
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("could not reach {url}")) && text.contains("Is the server running and the URL right?"),
+        "{text}"
+    );
+}

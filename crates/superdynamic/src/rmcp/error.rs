@@ -34,15 +34,24 @@ fn describe(e: &reqwest::Error) -> String {
         let url = e.url().map(ToString::to_string).unwrap_or_default();
         return format!("{url}: {blocked}");
     }
-    let mut message = format!("the MCP request failed: {e}");
+    let mut causes = String::new();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
+        causes.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    if e.is_timeout() {
-        message.push_str(". The server may be down or overloaded; if it is only slow, allow more time (ClientOptions::request_timeout)");
-    }
+    let url = e.url().map(ToString::to_string).unwrap_or_else(|| "the MCP server".into());
+    // The same advice as superdynamic's own transport (crate::http::HttpError).
+    let message = if e.is_timeout() {
+        format!(
+            "the MCP request to {url} timed out{causes}. The server may be down or overloaded; if it is only slow, \
+             allow more time (ClientOptions::request_timeout)"
+        )
+    } else if e.is_connect() {
+        format!("could not reach {url}{causes}. Is the server running and the URL right?")
+    } else {
+        format!("the MCP request to {url} failed{causes}")
+    };
     message
 }
 
