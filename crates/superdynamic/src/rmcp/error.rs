@@ -42,7 +42,7 @@ fn describe(e: &reqwest::Error) -> String {
     }
     let url = e.url().map(ToString::to_string).unwrap_or_else(|| "the MCP server".into());
     // The same advice as superdynamic's own transport (crate::http::HttpError).
-    let message = if e.is_timeout() {
+    if e.is_timeout() {
         format!(
             "the MCP request to {url} timed out{causes}. The server may be down or overloaded; if it is only slow, \
              allow more time (ClientOptions::request_timeout)"
@@ -51,8 +51,7 @@ fn describe(e: &reqwest::Error) -> String {
         format!("could not reach {url}{causes}. Is the server running and the URL right?")
     } else {
         format!("the MCP request to {url} failed{causes}")
-    };
-    message
+    }
 }
 
 /// rmcp's error over its reqwest client, as the same error over ours.
