@@ -78,6 +78,8 @@ impl AuthorizedHttpClient {
         error: StreamableHttpError<reqwest::Error>,
         sent: Option<&AccessToken>,
     ) -> Result<(), StreamableHttpError<AuthorizedHttpError>> {
+        // rmcp keeps the first WWW-Authenticate value only; without a Bearer challenge in it, discovery starts
+        // at the well-known locations instead (RFC 9728 §3), so the sign-in still happens.
         let (status, www_authenticate) = match &error {
             StreamableHttpError::AuthRequired(e) => (401, vec![e.www_authenticate_header.clone()]),
             StreamableHttpError::InsufficientScope(e) => (403, vec![e.www_authenticate_header.clone()]),
