@@ -50,7 +50,7 @@ async fn an_oversized_answer_is_refused_at_our_limit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_never_answers_times_out_with_advice() {
-    let app = Router::new().route("/mcp", post(|| std::future::pending::<()>()));
+    let app = Router::new().route("/mcp", post(std::future::pending::<()>));
     let (url, task) = serve(app).await;
     let mut options = ClientOptions::new(MemoryStore::new());
     options.request_timeout = Duration::from_secs(1);
