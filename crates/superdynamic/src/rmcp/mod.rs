@@ -3,7 +3,8 @@
 //! Two ways in:
 //! - [`transport`]: an rmcp client transport whose HTTP is superdynamic's: the first 401 starts discovery,
 //!   registration and the sign-in `ClientOptions` configures (browser, printed URL, device flow, headless
-//!   fetch); tokens live in any [`crate::store`] and refresh single-flight across processes; a 403
+//!   fetch, or a web app's handler: `PrintUrl` and an [`Observer`](crate::Observer) receiving
+//!   [`Event::AuthorizationUrl`](crate::Event::AuthorizationUrl)); tokens live in any [`crate::store`] and refresh single-flight across processes; a 403
 //!   `insufficient_scope` steps up; the network policy, issuer binding, size limits and timeouts all apply.
 //!
 //!   ```no_run
