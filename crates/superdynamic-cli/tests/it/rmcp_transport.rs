@@ -288,3 +288,33 @@ async fn an_unreachable_server_is_an_rmcp_error_saying_what_to_check() {
         "{text}"
     );
 }
+
+/// A web app's own sign-in handler: `PrintUrl` and an observer that receives the authorization URL (here it
+/// "sends the user there" by fetching it, and the redirect comes back to the loopback listener).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_callers_sign_in_handler_receives_the_authorization_url() {
+    struct Handler(Arc<Mutex<Vec<String>>>);
+    impl Observer for Handler {
+        fn event(&self, event: &Event<'_>) {
+            if let Event::AuthorizationUrl { url, .. } = event {
+                self.0.lock().unwrap().push(url.to_string());
+                let url = url.to_string();
+                tokio::spawn(async move { reqwest::get(url).await.ok() });
+            }
+        }
+    }
+    let server = start(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut options = options(&dir.path().join("c.json"), &Counting::default());
+    options.authorization_mode = AuthorizationMode::PrintUrl;
+    options.observer = Arc::new(Handler(seen.clone()));
+    let client = connect(server.mcp_url().as_str(), options, Generation::Stateless).await.unwrap();
+    weather(&client, "Nairobi").await;
+    client.cancel().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].starts_with(&format!("{}authorize?", server.base_url())), "{seen:?}");
+    assert!(seen[0].contains("code_challenge_method=S256"), "{seen:?}");
+    server.shutdown().await;
+}
