@@ -68,6 +68,10 @@ pub enum Error {
          token's audience ({issuer}), expiry and issuer, and that the client may use this grant"
     )]
     AssertionRefused { issuer: String, source: TokenError },
+    #[error(
+        "{server} answered without asking for authorization, so there is no authorization server to bind credentials to"
+    )]
+    AuthorizationNotRequired { server: String },
 }
 
 /// Broad classes of failure, for exit codes and retry decisions.

@@ -31,6 +31,8 @@ pub mod jwt_bearer;
 pub mod proxy;
 pub mod registration;
 pub mod resource;
+#[cfg(feature = "rmcp")]
+pub mod rmcp;
 pub mod secret;
 pub mod ssrf;
 pub mod store;

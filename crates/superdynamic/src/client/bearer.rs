@@ -2,8 +2,7 @@
 //! the MCP server answers 401 or 403 to it. The same loop as [`McpClient::request`], one step at a time.
 
 use super::McpClient;
-use super::observer::Event;
-use crate::discovery::BearerChallenge;
+use super::challenge::{Answer, Challenges};
 use crate::error::Error;
 use crate::secret::AccessToken;
 
@@ -23,26 +22,7 @@ impl McpClient {
         www_authenticate: &[String],
         sent: Option<&AccessToken>,
     ) -> Result<bool, Error> {
-        let challenge = BearerChallenge::from_headers(www_authenticate);
-        self.observe(Event::Challenge { status, challenge: challenge.as_ref() });
-        match status {
-            401 => {
-                if sent.is_some() && self.try_refresh_after_401(sent).await? {
-                    return Ok(true);
-                }
-                self.authorize(challenge.as_ref(), None).await?;
-                Ok(true)
-            }
-            403 => {
-                let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope) else {
-                    return Ok(false);
-                };
-                let wanted = challenge.scope.clone().unwrap_or_default();
-                self.observe(Event::StepUp { scope: &wanted });
-                self.authorize(Some(&challenge), Some(&wanted)).await?;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        let answer = Challenges::default().answer(self, status, www_authenticate, sent).await?;
+        Ok(answer == Answer::Retry)
     }
 }

@@ -2,8 +2,8 @@
 //! a 403 `insufficient_scope` run discovery, registration and authorization, then retry the request.
 //!
 //! [`McpClient`] is one type; its methods live beside the step they implement:
-//! `requests` (the request loop: proactive refresh, one refresh on 401, sign-in, 403 step-up), `sign_in` (login,
-//! the sign-in lock, probe, discovery), `grants` (authorization code, device, client credentials), `identity`
+//! `requests` (the request loop: proactive refresh, then `challenge`: one refresh on 401, sign-in, 403
+//! step-up), `sign_in` (login, the sign-in lock, probe, discovery), `grants` (authorization code, device, client credentials), `identity`
 //! (which client identity, and how it authenticates), `scope`, `loopback` (the redirect listener), `refresh`,
 //! `credentials` (the stored record, compare-and-swap), `generation` (the protocol generation remembered per
 //! server), `logout` and `adopt` (a sign-in another client made, imported); `options` holds what a caller
@@ -12,6 +12,9 @@
 mod adopt;
 mod assertion_grants;
 mod bearer;
+mod challenge;
+#[cfg(feature = "rmcp")]
+pub(crate) use challenge::{Answer, Challenges};
 mod credentials;
 mod generation;
 mod grants;
@@ -122,6 +125,13 @@ impl McpClient {
 
     pub fn transport(&self) -> &StreamableHttp {
         &self.transport
+    }
+
+    /// The HTTP client of MCP requests (the network policy, connect and idle timeouts), for transports of other
+    /// SDKs that carry our tokens (`crate::rmcp`).
+    #[cfg_attr(not(feature = "rmcp"), allow(dead_code))]
+    pub(crate) fn mcp_http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     fn observe(&self, event: Event<'_>) {

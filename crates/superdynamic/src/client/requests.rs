@@ -2,17 +2,13 @@
 //! a 401 leads to one refresh, then a sign-in; a 403 `insufficient_scope` to a sign-in for more scope.
 
 use super::McpClient;
-use super::observer::Event;
-use crate::discovery::BearerChallenge;
+use super::challenge::{Answer, Challenges};
 use crate::error::Error;
 use crate::secret::AccessToken;
 use crate::token::now_unix;
 use crate::transport::{TransportError, TransportOrder};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// Sign-ins for more scope allowed within one operation (MCP 2025-11-25 §Step-Up Authorization Flow: retry limits).
-const MAX_STEP_UPS: u32 = 2;
 
 impl McpClient {
     /// Every tool, following `nextCursor` to the end (MCP pagination). Tools are returned as sent.
@@ -58,9 +54,7 @@ impl McpClient {
     /// One JSON-RPC request with the authorization loop around it: proactive refresh, one refresh on 401,
     /// sign-in on 401 when no refresh helps, step-up on 403 `insufficient_scope`.
     pub async fn request(&self, method: &str, params: Option<Value>) -> Result<Value, Error> {
-        let mut refreshed = false;
-        let mut signed_in = false;
-        let mut step_ups = 0;
+        let mut challenges = Challenges::default();
         self.recall_generation().await;
         loop {
             let token = self.usable_token().await?;
@@ -73,37 +67,12 @@ impl McpClient {
             };
             match error {
                 TransportError::Unauthorized { www_authenticate } => {
-                    let challenge = BearerChallenge::from_headers(&www_authenticate);
-                    self.observe(Event::Challenge { status: 401, challenge: challenge.as_ref() });
-                    if token.is_some() && !refreshed {
-                        refreshed = true;
-                        if self.try_refresh_after_401(token.as_ref()).await? {
-                            continue;
-                        }
-                    }
-                    if signed_in {
-                        return Err(Error::StillUnauthorized { server: self.server.to_string() });
-                    }
-                    signed_in = true;
-                    self.authorize(challenge.as_ref(), None).await?;
+                    challenges.answer(self, 401, &www_authenticate, token.as_ref()).await?;
                 }
                 TransportError::Forbidden { www_authenticate } => {
-                    let challenge = BearerChallenge::from_headers(&www_authenticate);
-                    self.observe(Event::Challenge { status: 403, challenge: challenge.as_ref() });
-                    let Some(challenge) = challenge.filter(BearerChallenge::is_insufficient_scope) else {
+                    if challenges.answer(self, 403, &www_authenticate, token.as_ref()).await? == Answer::GiveUp {
                         return Err(TransportError::Forbidden { www_authenticate }.into());
-                    };
-                    let wanted = challenge.scope.clone().unwrap_or_default();
-                    if step_ups >= MAX_STEP_UPS {
-                        return Err(Error::StepUpLimit {
-                            server: self.server.to_string(),
-                            scope: wanted,
-                            attempts: step_ups,
-                        });
                     }
-                    step_ups += 1;
-                    self.observe(Event::StepUp { scope: &wanted });
-                    self.authorize(Some(&challenge), Some(&wanted)).await?;
                 }
                 // With HTTP+SSE allowed the transport already tried it; told not to, say what the server speaks.
                 TransportError::HttpStatus { status: status @ (400 | 404 | 405), body } => {

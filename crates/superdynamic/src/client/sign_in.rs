@@ -62,6 +62,17 @@ impl McpClient {
         Ok(Some(registration))
     }
 
+    /// Where this server's credentials are bound: the probe's challenge, then discovery (protected resource
+    /// metadata, the authorization server's metadata and its issuer). For stores used by another SDK's own
+    /// OAuth flow (`crate::rmcp`), which need the issuer before any sign-in.
+    #[cfg_attr(not(feature = "rmcp"), allow(dead_code))]
+    pub(crate) async fn discover_binding(&self) -> Result<Discovery, Error> {
+        match self.probe().await? {
+            None => Err(Error::AuthorizationNotRequired { server: self.server.to_string() }),
+            Some(challenge) => self.discover(challenge.as_ref()).await,
+        }
+    }
+
     /// An unauthenticated `initialize` POST, to learn whether and how the server wants authorization.
     pub(super) async fn probe(&self) -> Result<Option<Option<BearerChallenge>>, Error> {
         let body = json!({

@@ -6,6 +6,8 @@ mod hostile_discovery;
 mod hostile_tokens;
 mod legacy_sse;
 mod properties;
+#[cfg(feature = "rmcp")]
+mod rmcp_bounds;
 mod stalled;
 mod stalling;
 mod transport_listen;
