@@ -57,6 +57,10 @@ secret_type!(
     /// An authorization code received on the redirect (RFC 6749 §4.1.2).
     AuthorizationCode
 );
+secret_type!(
+    /// A DPoP private key (RFC 9449) as stored: `<alg>:<base64url PKCS#8>` ([`crate::dpop::DpopKey`]).
+    DpopPrivateKey
+);
 
 #[cfg(test)]
 mod tests {
