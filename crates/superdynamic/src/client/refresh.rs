@@ -41,7 +41,9 @@ impl McpClient {
         }
         let registration = current.registration.clone().ok_or_else(|| self.not_signed_in())?;
         let stored = current.tokens.clone().ok_or_else(|| self.not_signed_in())?;
-        let client = self.token_client(&registration, &current.issuer)?;
+        let mut client = self.token_client(&registration, &current.issuer)?;
+        // A refresh keeps the key the tokens are bound to (RFC 9449 §5); tokens without one stay Bearer.
+        client.dpop = self.refresh_prover(&stored)?;
         let endpoint = &current.authorization_server.token_endpoint;
         let result = if stored.refresh_token.is_none() && self.options.grant == Grant::ClientCredentials {
             // Client credentials tokens are renewed by asking again (OAuth 2.1 §4.2: no refresh token).

@@ -73,6 +73,7 @@ impl McpClient {
             };
             match error {
                 TransportError::Unauthorized { www_authenticate } => {
+                    self.note_dpop_challenge(&www_authenticate);
                     let challenge = BearerChallenge::from_headers(&www_authenticate);
                     self.observe(Event::Challenge { status: 401, challenge: challenge.as_ref() });
                     if token.is_some() && !refreshed {
@@ -136,13 +137,17 @@ impl McpClient {
             return Ok(None);
         };
         if !tokens.needs_refresh(now_unix()) {
+            self.present(Some(&tokens))?;
             return Ok(Some(tokens.access_token));
         }
         if tokens.refresh_token.is_none() {
             return Ok(None); // expired, nothing to refresh with: the 401 path signs in again
         }
         match self.refresh_record(&record, &tokens).await {
-            Ok(fresh) => Ok(Some(fresh.access_token)),
+            Ok(fresh) => {
+                self.present(Some(&fresh))?;
+                Ok(Some(fresh.access_token))
+            }
             // The grant or the client is gone: the 401 path signs in again (registering anew if needed).
             Err(Error::Token(e)) if matches!(e.oauth_code(), Some("invalid_grant" | "invalid_client")) => Ok(None),
             Err(e) => Err(e),
