@@ -89,6 +89,10 @@ plan_version() { # version
   else
     awk '$1 ~ /^auth\// && ($0 ~ /2025-03-26|2025-06-18|2025-11-25|2026-07-28/ || $1 ~ /^auth\/client-credentials-/) {print $1}' <<<"$list" \
       | while read -r s; do add next scenario "$s"; done
+    # Extension scenarios the CLI completes: DPoP-bound tokens without and with server nonces (RFC 9449).
+    for s in auth/dpop auth/dpop-nonce; do
+      if grep -q -- "^$s " <<<"$list"; then add next scenario "$s"; fi
+    done
     # The transport scenarios (both protocol generations, streaming, headers, MRTR, elicitation defaults).
     for s in initialize tools_call sse-retry request-metadata http-standard-headers http-custom-headers \
              http-invalid-tool-headers json-schema-ref-no-deref json-schema-2020-12-preservation \
