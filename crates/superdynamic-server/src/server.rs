@@ -272,6 +272,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 
     let verifier = TokenVerifier::new(&issuer, &resource, &jwks)?;
     let revoked_access_tokens = Arc::new(RevokedAccessTokens::load(&store)?);
+    let dpop = Arc::new(crate::dpop::DpopState::new(config.dpop_nonce));
     let auth_state = Arc::new(OAuthState {
         issuer: issuer.clone(),
         resource: resource.clone(),
@@ -292,6 +293,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         },
         cimd_cache: crate::oauth::cimd_cache::Cache::default(),
         users,
+        dpop: dpop.clone(),
     });
     let resource_state = Arc::new(ResourceState::new(
         issuer.clone(),
@@ -299,6 +301,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         resource_metadata_url,
         verifier,
         revoked_access_tokens,
+        dpop,
     ));
 
     // rmcp checks Host against this list (DNS rebinding protection).

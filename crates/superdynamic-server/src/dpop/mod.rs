@@ -6,7 +6,7 @@
 //! (RFC 7638), `replay` (the `jti` cache), `nonce` (server-provided nonces, §8/§9).
 
 mod nonce;
-mod proof;
+pub(crate) mod proof;
 mod replay;
 mod thumbprint;
 

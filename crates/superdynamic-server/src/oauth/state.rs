@@ -37,4 +37,6 @@ pub struct OAuthState {
     pub cimd_cache: Cache,
     /// Who may sign in before consenting.
     pub users: Users,
+    /// DPoP proof checks (RFC 9449), shared with the resource server.
+    pub dpop: Arc<crate::dpop::DpopState>,
 }
