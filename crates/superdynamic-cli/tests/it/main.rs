@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod doctor;
+mod dpop;
 #[cfg(unix)]
 mod import;
 mod lifecycle;
