@@ -458,6 +458,31 @@ mod tests {
     }
 
     #[test]
+    fn dpop_tokens_are_accepted_only_after_a_proof_was_sent() {
+        let body = br#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#;
+        let t = parse_token_response_with(body, None, 0, true).unwrap();
+        assert_eq!(t.token_type, "DPoP");
+        let err = parse_token_response(body, None, 0).unwrap_err().to_string();
+        assert!(err.contains("token_type 'DPoP' is not Bearer"), "{err}");
+        // A server that ignored the proof answers Bearer: the token is then sent as a Bearer token.
+        let t = parse_token_response_with(br#"{"access_token":"a","token_type":"Bearer"}"#, None, 0, true).unwrap();
+        assert!(!t.is_dpop());
+        let err = parse_token_response_with(br#"{"access_token":"a","token_type":"mac"}"#, None, 0, true).unwrap_err();
+        assert!(err.to_string().contains("is not Bearer or DPoP"), "{err}");
+    }
+
+    #[test]
+    fn token_sets_stored_before_dpop_still_load() {
+        let old = r#"{"access_token":"a","token_type":"Bearer","obtained_at":1}"#;
+        let t: TokenSet = serde_json::from_str(old).unwrap();
+        assert_eq!(t.dpop_key, None);
+        assert!(!serde_json::to_string(&t).unwrap().contains("dpop_key"), "no new field for Bearer tokens");
+        let bound = TokenSet { token_type: "DPoP".into(), dpop_key: Some(DpopPrivateKey::new("ES256:k")), ..t };
+        assert!(bound.is_dpop());
+        assert!(!format!("{bound:?}").contains("ES256:k"), "the key never shows in Debug");
+    }
+
+    #[test]
     fn granted_scope_wins_over_requested() {
         let t =
             parse_token_response(br#"{"access_token":"a","token_type":"Bearer","scope":"x"}"#, Some("x y"), 0).unwrap();

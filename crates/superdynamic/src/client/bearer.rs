@@ -10,6 +10,8 @@ use crate::secret::AccessToken;
 impl McpClient {
     /// The access token to send now: the stored one, refreshed first when it is about to expire (`None`
     /// before the first sign-in: send the request without one and pass its 401 to [`Self::answer_challenge`]).
+    /// A DPoP-bound token (RFC 9449) needs a proof per request, which another HTTP stack does not make: for
+    /// such stacks use [`crate::dpop::DpopMode::Never`], or send requests through [`Self::request`].
     pub async fn bearer_token(&self) -> Result<Option<AccessToken>, Error> {
         self.usable_token().await
     }
@@ -23,6 +25,7 @@ impl McpClient {
         www_authenticate: &[String],
         sent: Option<&AccessToken>,
     ) -> Result<bool, Error> {
+        self.note_dpop_challenge(www_authenticate);
         let challenge = BearerChallenge::from_headers(www_authenticate);
         self.observe(Event::Challenge { status, challenge: challenge.as_ref() });
         match status {
