@@ -48,6 +48,15 @@ impl McpClient {
         Ok(Some(DpopProver { key: Arc::new(key), nonces: self.dpop_nonces.clone() }))
     }
 
+    /// The key `tokens` are bound to, for a caller that sends requests with them itself (DPoP proofs per
+    /// request, RFC 9449 §7.1); `None` for Bearer tokens.
+    pub fn dpop_prover(&self, tokens: &TokenSet) -> Result<Option<DpopProver>, Error> {
+        match tokens.dpop_key.as_ref().filter(|_| tokens.is_dpop()) {
+            Some(key) => self.prover_for(key).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The prover for a refresh of `tokens`: their own key, whatever the mode (the refresh token may be bound
     /// to it, RFC 9449 §5).
     pub(super) fn refresh_prover(&self, tokens: &TokenSet) -> Result<Option<DpopProver>, Error> {

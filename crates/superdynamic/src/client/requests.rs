@@ -121,7 +121,7 @@ impl McpClient {
     }
 
     async fn speaks_http_sse(&self, bearer: Option<&AccessToken>) -> bool {
-        speaks_http_sse(&self.http, self.server.url(), bearer).await
+        speaks_http_sse(&self.http, self.server.url(), bearer, self.transport.dpop().as_ref()).await
     }
 
     async fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
@@ -178,11 +178,26 @@ impl McpClient {
 
 /// Whether the server speaks the HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26): a GET
 /// answered with an event stream whose first event is `endpoint` (2024-11-05 basic/transports "HTTP with SSE").
-pub(crate) async fn speaks_http_sse(http: &reqwest::Client, url: &url::Url, bearer: Option<&AccessToken>) -> bool {
+pub(crate) async fn speaks_http_sse(
+    http: &reqwest::Client,
+    url: &url::Url,
+    bearer: Option<&AccessToken>,
+    dpop: Option<&crate::dpop::DpopProver>,
+) -> bool {
     let probe = async {
         let mut request = http.get(url.clone()).header("Accept", "text/event-stream");
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token.secret());
+        match (bearer, dpop) {
+            // RFC 9449 §7.1: a bound token goes with the DPoP scheme and a proof for this request.
+            (Some(token), Some(dpop)) => {
+                let proof = dpop.proof("GET", url, Some(token.secret())).ok()?;
+                let value = zeroize::Zeroizing::new(format!("DPoP {}", token.secret()));
+                let mut value = reqwest::header::HeaderValue::from_str(&value).ok()?;
+                value.set_sensitive(true);
+                request =
+                    request.header(reqwest::header::AUTHORIZATION, value).header(crate::dpop::PROOF_HEADER, proof);
+            }
+            (Some(token), None) => request = request.bearer_auth(token.secret()),
+            (None, _) => {}
         }
         let response = request.send().await.ok()?;
         let is_sse = response
