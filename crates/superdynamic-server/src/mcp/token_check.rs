@@ -371,20 +371,21 @@ mod tests {
                 mint(&self.key, &claims).unwrap()
             }
 
-            fn call(&self, method: &str, authorization: &str, proof: Option<&str>) -> Result<(), Response> {
+            /// `None` when the request is let through, else the refusal.
+            fn call(&self, method: &str, authorization: &str, proof: Option<&str>) -> Option<Response> {
                 let mut request = axum::http::Request::builder().method(method).uri("/mcp");
                 request = request.header(header::AUTHORIZATION, authorization);
                 if let Some(p) = proof {
                     request = request.header("DPoP", p);
                 }
                 let (parts, ()) = request.body(()).unwrap().into_parts();
-                authenticate(&self.rs, &parts).map(drop).map_err(|r| r.into_response(&self.rs))
+                authenticate(&self.rs, &parts).err().map(|r| r.into_response(&self.rs))
             }
         }
 
         /// The status, `WWW-Authenticate` and `DPoP-Nonce` of a refusal.
-        fn refusal(result: Result<(), Response>) -> (u16, String, Option<String>) {
-            let response = result.unwrap_err();
+        fn refusal(result: Option<Response>) -> (u16, String, Option<String>) {
+            let response = result.expect("a refusal");
             let h = response.headers();
             let text = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
             (response.status().as_u16(), text("www-authenticate").unwrap_or_default(), text("dpop-nonce"))
@@ -396,9 +397,9 @@ mod tests {
             let key = TestKey::es256();
             let token = s.token(Some(&key.jkt()));
             let proof = key.proof("POST", RESOURCE, Some(&token), None, now());
-            assert!(s.call("POST", &format!("DPoP {token}"), Some(&proof)).is_ok());
+            assert!(s.call("POST", &format!("DPoP {token}"), Some(&proof)).is_none());
             // A plain Bearer token still works as before.
-            assert!(s.call("POST", &format!("Bearer {}", s.token(None)), None).is_ok());
+            assert!(s.call("POST", &format!("Bearer {}", s.token(None)), None).is_none());
         }
 
         #[test]
@@ -446,7 +447,7 @@ mod tests {
                 assert!(challenge.contains(needle), "{needle}: {challenge}");
             }
             let proof = key.proof("POST", RESOURCE, Some(&token), None, t);
-            assert!(s.call("POST", &auth, Some(&proof)).is_ok());
+            assert!(s.call("POST", &auth, Some(&proof)).is_none());
             let (_, challenge, _) = refusal(s.call("POST", &auth, Some(&proof)));
             assert!(challenge.contains("already used"), "a replayed proof: {challenge}");
         }
@@ -463,7 +464,7 @@ mod tests {
             assert!(challenge.starts_with(r#"DPoP error="use_dpop_nonce""#), "{challenge}");
             let nonce = nonce.expect("a DPoP-Nonce header");
             let retry = key.proof("POST", RESOURCE, Some(&token), Some(&nonce), now());
-            assert!(s.call("POST", &auth, Some(&retry)).is_ok());
+            assert!(s.call("POST", &auth, Some(&retry)).is_none());
         }
     }
 
