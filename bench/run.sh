@@ -13,7 +13,8 @@
 # Environment:
 #   SUPERDYNAMIC_BIN, SUPERDYNAMIC_SERVER_BIN   use these binaries instead of building
 #   BENCH_ONLY=1,2,4,5                          measurements to run (1 warm call, 2 first sign-in, 3 proxy,
-#                                               4 servers, 5 library micro-benchmarks); default all
+#                                               4 servers, 5 library micro-benchmarks, 6 DPoP vs Bearer warm call);
+#                                               default all
 #   BENCH_RUNS (10), BENCH_WARMUP (2), BENCH_SIGNIN_RUNS (5), BENCH_LOAD_SECONDS (5), BENCH_LOAD_ROUNDS (3),
 #   BENCH_DEADLINE (840 s for the measurements; each stops early, and says so, when it would overrun)
 #   BENCH_QUICK=1                               fewer, shorter runs (a smoke test, not for publishing)

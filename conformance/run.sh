@@ -89,8 +89,9 @@ plan_version() { # version
   else
     awk '$1 ~ /^auth\// && ($0 ~ /2025-03-26|2025-06-18|2025-11-25|2026-07-28/ || $1 ~ /^auth\/client-credentials-/) {print $1}' <<<"$list" \
       | while read -r s; do add next scenario "$s"; done
-    # Extension scenarios carry no spec-version tag: enterprise-managed authorization and workload identity.
-    for s in auth/enterprise-managed-authorization auth/wif-jwt-bearer; do
+    # Extension scenarios carry no spec-version tag: enterprise-managed authorization, workload identity and
+    # DPoP-bound tokens without and with server nonces (RFC 9449).
+    for s in auth/enterprise-managed-authorization auth/wif-jwt-bearer auth/dpop auth/dpop-nonce; do
       if grep -q -- "^$s " <<<"$list"; then add next scenario "$s"; fi
     done
     # The transport scenarios (both protocol generations, streaming, headers, MRTR, elicitation defaults).

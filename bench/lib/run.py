@@ -7,7 +7,7 @@ stopped on exit, on error and on SIGINT/SIGTERM.
 
 Environment (set by run.sh): SUPERDYNAMIC_BIN, SUPERDYNAMIC_SERVER_BIN, BENCH_NODE (Node 22), BENCH_PYTHON
 (the venv's python), BENCH_RUNS (10), BENCH_WARMUP (2), BENCH_LOAD_SECONDS (5), BENCH_LOAD_ROUNDS (3),
-BENCH_SIGNIN_RUNS (5), BENCH_ONLY (comma list of 1,2,3,4,5), BENCH_DEADLINE (seconds, 840).
+BENCH_SIGNIN_RUNS (5), BENCH_ONLY (comma list of 1,2,3,4,5,6), BENCH_DEADLINE (seconds, 840), BENCH_DPOP_RUNS (30).
 """
 import atexit
 import json
@@ -37,7 +37,8 @@ WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 LOAD_SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "5"))
 LOAD_ROUNDS = int(os.environ.get("BENCH_LOAD_ROUNDS", "3"))
 SIGNIN_RUNS = int(os.environ.get("BENCH_SIGNIN_RUNS", "5"))
-ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "1,2,3,4,5").split(",")))
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "1,2,3,4,5,6").split(",")))
+DPOP_RUNS = int(os.environ.get("BENCH_DPOP_RUNS", "30"))
 STARTED = time.monotonic()
 DEADLINE = STARTED + int(os.environ.get("BENCH_DEADLINE", "840"))
 SDK_EXAMPLES = os.path.join(BENCH, "node_modules/@modelcontextprotocol/sdk/dist/esm/examples")
@@ -216,8 +217,10 @@ class Servers:
         return self._bare
 
 
-def login(url, store, extra=()):
-    run_ok([SD, "login", url, "--auto-authorize", "--store-path", store, *extra])
+def login(url, store, extra=(), dpop="never"):
+    # Bearer tokens unless asked: the peers are handed copies of our tokens, and DPoP-bound ones are useless to
+    # them (that is the point of DPoP). Measurement 6 compares the two.
+    run_ok([SD, "login", url, "--auto-authorize", "--store-path", store, "--dpop", dpop, *extra])
     rec = json.load(open(store))["credentials"][0]
     return rec
 
@@ -277,6 +280,46 @@ def warm_call(s: Servers):
             NOTES.append(f"warm call, {c} against the {label} failed at least once: {e.strip()[:300]}")
         log("   ", label, {c: round(v["time_ms"]["median"]) for c, v in out[label].items()})
     RESULTS["warm_call"] = out
+
+
+# ---- 6. DPoP vs Bearer ------------------------------------------------------------------------------------------
+
+def dpop_vs_bearer():
+    """Warm `superdynamic call` against the reference server with a Bearer token and with a DPoP-bound one
+    (a proof signed per request, checked by the server), alternating; the difference of the medians is what
+    DPoP adds."""
+    log("6. DPoP vs Bearer warm call")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    srv = start("ref-dpop", [SRV, "--port", str(port), "--db", ":memory:", "--auto-approve",
+                             "--rate-limit-per-minute", "100000000"], {"RUST_LOG": "warn"})
+    wait_http(f"http://127.0.0.1:{port}/.well-known/oauth-authorization-server")
+    stores = {"Bearer": os.path.join(WORK, "m6-bearer.json"), "DPoP": os.path.join(WORK, "m6-dpop.json")}
+    for mode, store in stores.items():
+        rec = login(url, store, dpop="never" if mode == "Bearer" else "always")
+        assert rec["tokens"]["token_type"] == mode, rec["tokens"]["token_type"]
+    samples = {m: [] for m in stores}
+    for i in range(WARMUP + DPOP_RUNS):
+        # Which goes first alternates too: the second of a pair runs while the server still tidies up the first.
+        order = list(stores.items()) if i % 2 == 0 else list(reversed(stores.items()))
+        for mode, store in order:
+            cmd = [SD, "call", url, "get_weather", "--args", '{"location":"Paris"}', "--store-path", store,
+                   "--non-interactive", "--dpop", "never" if mode == "Bearer" else "always"]
+            wall, _, err = measure([cmd], cwd_env(), timeout=30)
+            if err:
+                NOTES.append(f"DPoP vs Bearer, {mode} call failed: {err.strip()[:300]}")
+                continue
+            if i >= WARMUP:
+                samples[mode].append(wall * 1000)
+        if not time_left(60):
+            NOTES.append(f"DPoP vs Bearer: stopped after {i + 1 - WARMUP} runs (deadline)")
+            break
+    stop(srv)
+    out = {m: stats(v) for m, v in samples.items() if v}
+    if len(out) == 2:
+        out["added_median_ms"] = out["DPoP"]["median"] - out["Bearer"]["median"]
+    RESULTS["dpop"] = out
+    log("   ", {k: (round(v["median"], 2) if isinstance(v, dict) else round(v, 3)) for k, v in out.items()})
 
 
 def cwd_env():
@@ -717,6 +760,18 @@ def write_results():
               "checks the reference server makes. `store_save` includes the lock, the read, the temporary file, "
               "fsync and rename; `store_*` arguments are the number of credential records.", ""]
         L += ["```", mc.get("table") or mc.get("error", ""), "```", ""]
+    dp = RESULTS.get("dpop")
+    if dp and "added_median_ms" in dp:
+        L += ["## 6. DPoP vs Bearer (warm call)", "",
+              f"`superdynamic call` of `get_weather` against the reference server, {dp['Bearer']['n']} runs each "
+              "after a warm-up, alternating a Bearer token (`--dpop never`) and a DPoP-bound one (`--dpop always`: "
+              "an ES256 proof per request, verified by the server with its `jti` replay cache). Budget: under 1 ms "
+              "added at the median.", "",
+              "| token | median (ms) | min (ms) | max (ms) |", "|---|---:|---:|---:|"]
+        for m in ("Bearer", "DPoP"):
+            st = dp[m]
+            L.append(f"| {m} | {st['median']:.2f} | {st['min']:.2f} | {st['max']:.2f} |")
+        L += ["", f"Added by DPoP at the median: **{dp['added_median_ms']:.2f} ms**.", ""]
     if NOTES:
         L += ["## Notes", ""] + [f"- {n}" for n in NOTES] + [""]
     # bench/python/run.py owns the section from its heading on: keep it.
@@ -758,7 +813,7 @@ def update_readme(rows):
 
 def main():
     global RESULTS, NOTES
-    if ONLY != {"1", "2", "3", "4", "5"} and os.path.exists(os.path.join(BENCH, "results.json")):
+    if ONLY != {"1", "2", "3", "4", "5", "6"} and os.path.exists(os.path.join(BENCH, "results.json")):
         # A partial run (BENCH_ONLY) keeps the other measurements from the previous run.
         prev = json.load(open(os.path.join(BENCH, "results.json")))
         RESULTS = {k: v for k, v in prev.get("results", {}).items()}
@@ -784,6 +839,8 @@ def main():
             proxy()
         if "5" in ONLY and time_left(60):
             micro(store_fixture if store_fixture and os.path.exists(store_fixture) else None)
+        if "6" in ONLY and time_left(60):
+            dpop_vs_bearer()
     finally:
         rows = write_results()
         print(headline_table(rows))

@@ -1,6 +1,7 @@
 //! Library micro-benchmarks (bench/run.sh measurement 5), public APIs only:
 //! WWW-Authenticate parsing, SSE parsing per MB, ES256 JWT verification (as the reference server does it, with
-//! `jsonwebtoken` directly: verification is a server-side concern), credential store load and save.
+//! `jsonwebtoken` directly: verification is a server-side concern), credential store load and save, and the DPoP
+//! proof a DPoP-bound request adds (RFC 9449).
 use divan::{Bencher, black_box, counter::BytesCount};
 use superdynamic::discovery::www_authenticate;
 use superdynamic::store::{FileStore, StoreData};
@@ -51,6 +52,29 @@ fn sse_parse_1mib(bencher: Bencher, chunk: usize) {
         }
         parser.finish()
     });
+}
+
+// ---- DPoP (RFC 9449): what each request with a DPoP-bound token adds on the client -------------------------------
+
+#[divan::bench(args = ["ES256", "EdDSA"])]
+fn dpop_proof(bencher: Bencher, alg: &str) {
+    use superdynamic::dpop::{DpopAlg, DpopKey, DpopProver, NonceStore};
+    let alg = if alg == "ES256" { DpopAlg::Es256 } else { DpopAlg::EdDsa };
+    let prover = DpopProver {
+        key: std::sync::Arc::new(DpopKey::generate(alg).unwrap()),
+        nonces: std::sync::Arc::new(NonceStore::new()),
+    };
+    let url = url::Url::parse("http://127.0.0.1:8000/mcp").unwrap();
+    let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLXBsYWNlaG9sZGVyLXdpdGgtc29tZS1sZW5ndGg";
+    bencher.bench(|| prover.proof("POST", black_box(&url), Some(black_box(token))).unwrap());
+}
+
+/// Reading the stored key back (once per process: the client caches the parsed key).
+#[divan::bench]
+fn dpop_key_from_store(bencher: Bencher) {
+    use superdynamic::dpop::{DpopAlg, DpopKey};
+    let secret = DpopKey::generate(DpopAlg::Es256).unwrap().to_secret();
+    bencher.bench(|| DpopKey::from_secret(black_box(&secret)).unwrap());
 }
 
 // ---- JWT (ES256, as the reference server verifies access tokens) -------------------------------------------------

@@ -149,12 +149,25 @@ pub struct GlobalArgs {
     /// then resolved by the proxy [default: connect directly]
     #[arg(long, global = true, env = "SUPERDYNAMIC_ENABLE_PROXY", value_parser = clap::builder::BoolishValueParser::new())]
     pub enable_proxy: bool,
+    /// DPoP-bound tokens (RFC 9449): when the authorization server offers them (auto), always, or never.
+    #[arg(long, global = true, value_enum, default_value_t = DpopChoice::Auto, env = "SUPERDYNAMIC_DPOP")]
+    pub dpop: DpopChoice,
     /// Print only errors on stderr (no narration, no warnings); -v/--debug still log.
     #[arg(long, global = true)]
     pub silent: bool,
     /// More logging on stderr (-v debug, -vv trace; --debug is -v). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, visible_alias = "debug")]
     pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DpopChoice {
+    /// Bind tokens to a key when the authorization server lists DPoP algorithms or the server asks for it.
+    Auto,
+    /// Always bind tokens to a key; fail when the server accepts none of ES256 and EdDSA.
+    Always,
+    /// Plain Bearer tokens.
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -74,6 +74,11 @@ pub fn options(global: &GlobalArgs) -> Result<ClientOptions, Failure> {
         TransportChoice::SseOnly => TransportOrder::SseOnly,
     };
     options.env_proxy = global.enable_proxy;
+    options.dpop = match global.dpop {
+        crate::cli::DpopChoice::Auto => superdynamic::dpop::DpopMode::Auto,
+        crate::cli::DpopChoice::Always => superdynamic::dpop::DpopMode::Always,
+        crate::cli::DpopChoice::Never => superdynamic::dpop::DpopMode::Never,
+    };
     options.generation = match global.mcp_protocol {
         ProtocolChoice::Auto => None,
         ProtocolChoice::Modern => Some(Generation::Modern),

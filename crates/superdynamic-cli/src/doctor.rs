@@ -23,6 +23,9 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<(), Failure> 
     if args.sign_in {
         let client = McpClient::new(&url, options(global)?).map_err(Failure::from_lib)?;
         if let LoginOutcome::SignedIn(record) = client.login().await.map_err(Failure::from_lib)? {
+            if let Some(tokens) = &record.tokens {
+                doctor.dpop = client.dpop_prover(tokens).map_err(Failure::from_lib)?;
+            }
             doctor.bearer = record.tokens.map(|t| t.access_token);
         }
         client.close().await;

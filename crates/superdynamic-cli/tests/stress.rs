@@ -81,6 +81,8 @@ async fn stress(label: &str, shared: Shared) {
     let url = server.mcp_url().to_string();
     let bin = env!("CARGO_BIN_EXE_superdynamic");
 
+    // The reference server offers DPoP, so this runs with DPoP-bound tokens whose refresh tokens are bound to
+    // the key too (RFC 9449): every process signs with the one key stored with the credential.
     let login = shared.command(bin, procs).args(["login", &url, "--auto-authorize"]).output().await.unwrap();
     assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
 

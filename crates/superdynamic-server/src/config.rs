@@ -40,6 +40,8 @@ pub struct ServerConfig {
     /// `/mcp` speaks only the 2024-11-05 HTTP+SSE transport (GET opens the event stream, messages POST to
     /// `/mcp?sessionId=…`), to test clients against servers that offer nothing newer.
     pub legacy_sse: bool,
+    /// Demand server-provided DPoP nonces (RFC 9449 §8, §9) in proofs at `/token` and `/mcp`.
+    pub dpop_nonce: bool,
     /// RFC 8628 minimum polling interval for device codes (default 5 s).
     /// Enforced to the millisecond; advertised as `interval` in whole
     /// seconds, rounded up. Each `slow_down` adds 5 s for that device code.
@@ -112,6 +114,7 @@ impl Default for ServerConfig {
             demo_user: "demo-user".to_owned(),
             no_auth: false,
             legacy_sse: false,
+            dpop_nonce: false,
             device_poll_interval: Duration::from_secs(5),
             device_code_ttl: Duration::from_secs(600),
             allow_private_cimd_hosts: false,

@@ -40,6 +40,7 @@
 //! ```
 
 mod config;
+mod dpop;
 mod listener;
 mod mcp;
 mod oauth;

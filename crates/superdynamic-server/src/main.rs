@@ -68,6 +68,11 @@ struct Args {
     #[arg(long, env = "SUPERDYNAMIC_SERVER_LEGACY_SSE", value_parser = BoolishValueParser::new())]
     legacy_sse: bool,
 
+    /// Demand server-provided DPoP nonces (RFC 9449 §8, §9) at /token and /mcp, to exercise clients' nonce
+    /// handling.
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_DPOP_NONCE", value_parser = BoolishValueParser::new())]
+    dpop_nonce: bool,
+
     /// JSON file of users who can sign in before consenting:
     /// {"users":[{"username":"alice","password_hash":"pbkdf2-sha256$…"}]}
     /// (make hashes with --hash-password). Default: one user, demo / demo.
@@ -220,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
         files_dir: args.files_dir,
         no_auth: args.no_auth,
         legacy_sse: args.legacy_sse,
+        dpop_nonce: args.dpop_nonce,
         users_file: args.users,
         signing_key_max_age: Duration::from_secs(args.signing_key_max_age),
         allow_private_cimd_hosts: args.allow_private_cimd_hosts,

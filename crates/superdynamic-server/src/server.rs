@@ -288,6 +288,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         (None, None) => None,
     };
     let workload_issuer = config.workload_issuer.as_ref().map(trusted).transpose()?;
+    let dpop = Arc::new(crate::dpop::DpopState::new(config.dpop_nonce));
     let auth_state = Arc::new(OAuthState {
         issuer: issuer.clone(),
         resource: resource.clone(),
@@ -311,6 +312,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         trusted_idp,
         workload_issuer,
         local_idp,
+        dpop: dpop.clone(),
     });
     let resource_state = Arc::new(ResourceState::new(
         issuer.clone(),
@@ -318,6 +320,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         resource_metadata_url,
         verifier,
         revoked_access_tokens,
+        dpop,
     ));
 
     // rmcp checks Host against this list (DNS rebinding protection).

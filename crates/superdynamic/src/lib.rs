@@ -21,6 +21,7 @@ pub mod client;
 pub mod client_auth;
 pub mod discovery;
 pub mod doctor;
+pub mod dpop;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -69,6 +69,10 @@ secret_type!(
     /// A JWT presented as an authorization grant (RFC 7523 §2.1), such as a workload's platform identity token.
     Assertion
 );
+secret_type!(
+    /// A DPoP private key (RFC 9449) as stored: `<alg>:<base64url PKCS#8>` ([`crate::dpop::DpopKey`]).
+    DpopPrivateKey
+);
 
 #[cfg(test)]
 mod tests {

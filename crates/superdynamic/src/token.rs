@@ -3,9 +3,10 @@
 
 use crate::authorization::PkceVerifier;
 use crate::client_auth::{ClientAuthentication, ClientKeyError};
+use crate::dpop::{DpopError, DpopProver};
 use crate::http::{self, Exchange, HttpError, MAX_OAUTH_BODY};
 use crate::resource::{ResourceUri, is_secure_or_loopback};
-use crate::secret::{AccessToken, AuthorizationCode, RefreshToken};
+use crate::secret::{AccessToken, AuthorizationCode, DpopPrivateKey, RefreshToken};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
@@ -33,6 +34,10 @@ pub struct TokenSet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     pub obtained_at: u64,
+    /// The DPoP key these tokens are bound to (RFC 9449), kept with them: a refresh signs with the same key,
+    /// a logout forgets both. Absent for Bearer tokens (and in stores written before DPoP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<DpopPrivateKey>,
 }
 
 impl TokenSet {
@@ -42,6 +47,11 @@ impl TokenSet {
         let Some(expires_at) = self.expires_at else { return false };
         let skew = (expires_at.saturating_sub(self.obtained_at) / 4).min(EXPIRY_SKEW.as_secs());
         now + skew >= expires_at
+    }
+
+    /// Sent with the `DPoP` scheme and a proof (RFC 9449 §7.1) rather than as a Bearer token.
+    pub fn is_dpop(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop") && self.dpop_key.is_some()
     }
 
     pub fn scopes(&self) -> Vec<&str> {
@@ -60,6 +70,8 @@ pub enum TokenError {
     InvalidResponse(String),
     #[error("could not authenticate the client: {0}")]
     ClientKey(#[from] ClientKeyError),
+    #[error("{0}")]
+    Dpop(#[from] DpopError),
     #[error("{}", http::in_context("token request failed", .0))]
     Http(#[from] HttpError),
 }
@@ -103,6 +115,8 @@ pub struct TokenClient<'a> {
     /// Send the RFC 8707 `resource` parameter (always, unless the user opted out for an authorization server
     /// that rejects it: [`crate::client::ResourceParameter::Omit`]).
     pub send_resource: bool,
+    /// Sign a DPoP proof for each request with this key (RFC 9449 §5): the tokens come back bound to it.
+    pub dpop: Option<DpopProver>,
 }
 
 /// What redeeming one authorization code takes. Owns the code and the verifier: both are good for one exchange.
@@ -256,7 +270,9 @@ async fn post(
     requested_scope: Option<&str>,
 ) -> Result<TokenSet, TokenError> {
     let bytes = send_form(step, http, token_endpoint, client, form).await?;
-    parse_token_response(&bytes, requested_scope, now_unix())
+    let mut tokens = parse_token_response_with(&bytes, requested_scope, now_unix(), client.dpop.is_some())?;
+    tokens.dpop_key = client.dpop.as_ref().map(|d| d.key.to_secret());
+    Ok(tokens)
 }
 
 /// An authenticated form POST to an OAuth endpoint (token, revocation, device authorization): the endpoint must
@@ -277,12 +293,31 @@ pub(crate) async fn send_form(
     if !client.send_resource {
         form.retain(|(name, _)| *name != "resource");
     }
-    let request = http.post(url.clone()).header("Accept", "application/json");
-    let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
     let exchange = Exchange::new(step, &url);
-    let response = exchange.send(request.form(&form)).await?;
-    let status = response.status();
-    let bytes = exchange.read(response, MAX_OAUTH_BODY).await?;
+    // RFC 9449 §8: one retry when the server answers `use_dpop_nonce` with a nonce not sent before.
+    let mut nonce_retry = client.dpop.is_some();
+    let (status, bytes) = loop {
+        let mut form = form.clone();
+        let mut request = http.post(url.clone()).header("Accept", "application/json");
+        if let Some(dpop) = &client.dpop {
+            request = request.header(crate::dpop::PROOF_HEADER, dpop.proof("POST", &url, None)?);
+        }
+        let request = client.auth.apply(request, &mut form, client.client_id, client.issuer, now_unix())?;
+        let response = exchange.send(request.form(&form)).await?;
+        let status = response.status();
+        let fresh_nonce = match (&client.dpop, response.headers().get(crate::dpop::NONCE_HEADER)) {
+            (Some(dpop), Some(value)) => value.to_str().is_ok_and(|v| dpop.nonces.remember(&url, v)),
+            _ => false,
+        };
+        let bytes = exchange.read(response, MAX_OAUTH_BODY).await?;
+        let wants_nonce = status == reqwest::StatusCode::BAD_REQUEST
+            && serde_json::from_slice::<OAuthErrorBody>(&bytes).is_ok_and(|e| e.error == "use_dpop_nonce");
+        if wants_nonce && fresh_nonce && nonce_retry {
+            nonce_retry = false;
+            continue;
+        }
+        break (status, bytes);
+    };
     if status.is_success() {
         return Ok(bytes);
     }
@@ -300,6 +335,17 @@ pub(crate) async fn send_form(
 
 /// Parses and checks a successful token response (RFC 6749 §5.1); public for the fuzz targets.
 pub fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u64) -> Result<TokenSet, TokenError> {
+    parse_token_response_with(bytes, requested_scope, now, false)
+}
+
+/// [`parse_token_response`] for a request that carried a DPoP proof (`dpop_sent`): then `token_type: DPoP`
+/// is accepted too (RFC 9449 §5); without a proof only Bearer is.
+pub fn parse_token_response_with(
+    bytes: &[u8],
+    requested_scope: Option<&str>,
+    now: u64,
+    dpop_sent: bool,
+) -> Result<TokenSet, TokenError> {
     let parsed: TokenResponse =
         serde_json::from_slice(bytes).map_err(|e| TokenError::InvalidResponse(format!("not a token response: {e}")))?;
     if parsed.access_token.is_empty() {
@@ -307,8 +353,10 @@ pub fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u6
     }
     // RFC 6749 §5.1: token_type is REQUIRED; MCP uses Bearer tokens (RFC 6750), compared case-insensitively.
     let token_type = parsed.token_type.ok_or_else(|| TokenError::InvalidResponse("no token_type".into()))?;
-    if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(TokenError::InvalidResponse(format!("token_type '{token_type}' is not Bearer")));
+    let dpop = dpop_sent && token_type.eq_ignore_ascii_case("dpop");
+    if !token_type.eq_ignore_ascii_case("bearer") && !dpop {
+        let expected = if dpop_sent { "Bearer or DPoP" } else { "Bearer" };
+        return Err(TokenError::InvalidResponse(format!("token_type '{token_type}' is not {expected}")));
     }
     let expires_at = match parsed.expires_in {
         None | Some(serde_json::Value::Null) => None,
@@ -328,11 +376,12 @@ pub fn parse_token_response(bytes: &[u8], requested_scope: Option<&str>, now: u6
     }
     Ok(TokenSet {
         access_token: AccessToken::new(parsed.access_token),
-        token_type: "Bearer".into(),
+        token_type: if dpop { "DPoP" } else { "Bearer" }.into(),
         expires_at,
         refresh_token: parsed.refresh_token.filter(|r| !r.is_empty()).map(RefreshToken::new),
         scope: parsed.scope.or_else(|| requested_scope.map(str::to_string)),
         obtained_at: now,
+        dpop_key: None,
     })
 }
 
@@ -406,6 +455,31 @@ mod tests {
             let err = parse_token_response(body.as_bytes(), None, 0).unwrap_err().to_string();
             assert!(err.contains(needle), "{body}: {err}");
         }
+    }
+
+    #[test]
+    fn dpop_tokens_are_accepted_only_after_a_proof_was_sent() {
+        let body = br#"{"access_token":"a","token_type":"DPoP","expires_in":60}"#;
+        let t = parse_token_response_with(body, None, 0, true).unwrap();
+        assert_eq!(t.token_type, "DPoP");
+        let err = parse_token_response(body, None, 0).unwrap_err().to_string();
+        assert!(err.contains("token_type 'DPoP' is not Bearer"), "{err}");
+        // A server that ignored the proof answers Bearer: the token is then sent as a Bearer token.
+        let t = parse_token_response_with(br#"{"access_token":"a","token_type":"Bearer"}"#, None, 0, true).unwrap();
+        assert!(!t.is_dpop());
+        let err = parse_token_response_with(br#"{"access_token":"a","token_type":"mac"}"#, None, 0, true).unwrap_err();
+        assert!(err.to_string().contains("is not Bearer or DPoP"), "{err}");
+    }
+
+    #[test]
+    fn token_sets_stored_before_dpop_still_load() {
+        let old = r#"{"access_token":"a","token_type":"Bearer","obtained_at":1}"#;
+        let t: TokenSet = serde_json::from_str(old).unwrap();
+        assert_eq!(t.dpop_key, None);
+        assert!(!serde_json::to_string(&t).unwrap().contains("dpop_key"), "no new field for Bearer tokens");
+        let bound = TokenSet { token_type: "DPoP".into(), dpop_key: Some(DpopPrivateKey::new("ES256:k")), ..t };
+        assert!(bound.is_dpop());
+        assert!(!format!("{bound:?}").contains("ES256:k"), "the key never shows in Debug");
     }
 
     #[test]

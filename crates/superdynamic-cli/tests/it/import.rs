@@ -37,7 +37,8 @@ fn write_private(path: &Path, value: &Value) {
 /// Signs in with our own CLI into a throwaway store, then writes what mcp-remote would have kept for that
 /// sign-in under `folder` for `server`'s hash.
 async fn mcp_remote_files_from_a_sign_in(env: &Env, folder: &Path, server: &ServerSpec) {
-    env.run(&["login", &env.url(), "--auto-authorize"]).await.ok();
+    // mcp-remote holds Bearer tokens (it does not do DPoP), so the sign-in it stands for asks for those.
+    env.run(&["login", &env.url(), "--auto-authorize", "--dpop", "never"]).await.ok();
     let record = env.stored()["credentials"][0].clone();
     let registration = &record["registration"];
     let tokens = &record["tokens"];

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod doctor;
+mod dpop;
 mod enterprise;
 #[cfg(unix)]
 mod import;

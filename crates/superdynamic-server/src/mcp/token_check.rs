@@ -8,7 +8,10 @@
 //!   header) or a token in the query string → 400 `invalid_request`;
 //! - bad signature / expired / wrong issuer / wrong audience / revoked
 //!   (RFC 7009, by `jti`) → 401 `invalid_token`;
-//! - `tools/call` of a tool whose scope the token lacks → 403 `insufficient_scope`.
+//! - `tools/call` of a tool whose scope the token lacks → 403 `insufficient_scope`;
+//! - a DPoP-bound token (`cnf.jkt`, RFC 9449 §7.1) sent as Bearer → 401 with a `DPoP` `invalid_token`
+//!   challenge; sent with `Authorization: DPoP` but without a valid proof for this request signed by its key →
+//!   401 `invalid_dpop_proof`, or `use_dpop_nonce` with a `DPoP-Nonce` when nonces are required (§9).
 
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::dpop::{DpopState, ProofError, SIGNING_ALGS};
 use crate::mcp::verified_tokens::VerifiedTokens;
 use crate::oauth::jwt::{AccessClaims, TokenVerifier};
 use crate::oauth::revoked::RevokedAccessTokens;
@@ -39,6 +43,8 @@ pub struct ResourceState {
     tokens: VerifiedTokens,
     /// Access tokens revoked at `/revoke` (shared with the authorization server).
     revoked: Arc<RevokedAccessTokens>,
+    /// DPoP proof checks (shared with the token endpoint).
+    dpop: Arc<DpopState>,
 }
 
 impl ResourceState {
@@ -48,9 +54,10 @@ impl ResourceState {
         resource_metadata_url: String,
         verifier: TokenVerifier,
         revoked: Arc<RevokedAccessTokens>,
+        dpop: Arc<DpopState>,
     ) -> Self {
         let tokens = VerifiedTokens::new(verifier, &resource, crate::mcp::verified_tokens::DEFAULT_CAPACITY);
-        Self { issuer, resource, resource_metadata_url, tokens, revoked }
+        Self { issuer, resource, resource_metadata_url, tokens, revoked, dpop }
     }
 }
 
@@ -69,6 +76,16 @@ pub enum Rejection {
     TooLarge,
     #[error("the MCP session belongs to a different user")]
     ForeignSession,
+    /// RFC 9449 §7.1: a bound token must not be accepted as a Bearer token.
+    #[error("this access token is bound to a DPoP key; send it with Authorization: DPoP and a DPoP proof")]
+    BoundTokenAsBearer,
+    #[error("this access token is not DPoP-bound; send it with Authorization: Bearer")]
+    UnboundTokenAsDpop,
+    #[error("{0}")]
+    InvalidDpopProof(ProofError),
+    /// RFC 9449 §9: retry with the nonce sent in `DPoP-Nonce`.
+    #[error("the DPoP proof must carry the nonce in the DPoP-Nonce header")]
+    UseDpopNonce { nonce: String },
 }
 
 /// Quotes a value for an auth-param (RFC 9110 §11.2 quoted-string).
@@ -118,6 +135,37 @@ impl Rejection {
                     r#"Bearer error="insufficient_scope", scope="{scope}", resource_metadata="{meta}", error_description="{description}""#
                 )),
             ),
+            Self::BoundTokenAsBearer => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                Some(format!(
+                    r#"DPoP error="invalid_token", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
+                    algs = SIGNING_ALGS.join(" ")
+                )),
+            ),
+            Self::UnboundTokenAsDpop => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                Some(format!(
+                    r#"Bearer error="invalid_token", error_description="{description}", resource_metadata="{meta}""#
+                )),
+            ),
+            Self::InvalidDpopProof(_) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_dpop_proof",
+                Some(format!(
+                    r#"DPoP error="invalid_dpop_proof", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
+                    algs = SIGNING_ALGS.join(" ")
+                )),
+            ),
+            Self::UseDpopNonce { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "use_dpop_nonce",
+                Some(format!(
+                    r#"DPoP error="use_dpop_nonce", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
+                    algs = SIGNING_ALGS.join(" ")
+                )),
+            ),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", None),
             Self::ForeignSession => (StatusCode::NOT_FOUND, "invalid_request", None),
         };
@@ -132,12 +180,24 @@ impl Rejection {
         if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         }
+        if let Self::UseDpopNonce { nonce } = &self
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            response.headers_mut().insert(crate::dpop::NONCE_HEADER, value);
+        }
         response
     }
 }
 
-/// Extracts the bearer token from the (single) Authorization header.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
+/// How the token came: `Authorization: Bearer` (RFC 6750) or `Authorization: DPoP` (RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// Extracts the token and its scheme from the (single) Authorization header.
+fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), Rejection> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(Rejection::NoToken);
@@ -147,9 +207,13 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     }
     let value = value.to_str().map_err(|_| Rejection::Malformed("the Authorization header is not valid text"))?;
     let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         return Err(Rejection::NoToken);
-    }
+    };
     let token = rest.trim();
     // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
     let body = token.trim_end_matches('=');
@@ -158,7 +222,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     if !well_formed {
         return Err(Rejection::Malformed("the Authorization header must be 'Bearer <token>' with a token68 value"));
     }
-    Ok(token)
+    Ok((scheme, token))
 }
 
 /// The scope a JSON-RPC message needs beyond a valid token, if any: only
@@ -188,12 +252,38 @@ pub fn authenticate(rs: &ResourceState, parts: &Parts) -> Result<Arc<AccessClaim
     if parts.uri.query().is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token="))) {
         return Err(Rejection::Malformed("access tokens are accepted only in the Authorization header"));
     }
-    let token = bearer_token(&parts.headers)?;
-    let claims = rs.tokens.verify(token, crate::storage::now()).map_err(|e| Rejection::InvalidToken(e.to_string()))?;
+    let (scheme, token) = presented_token(&parts.headers)?;
+    let now = crate::storage::now();
+    let claims = rs.tokens.verify(token, now).map_err(|e| Rejection::InvalidToken(e.to_string()))?;
     if rs.revoked.contains(&claims.jti) {
         return Err(Rejection::InvalidToken("the token has been revoked".into()));
     }
+    match (scheme, claims.cnf.as_ref()) {
+        (Scheme::Bearer, None) => {}
+        (Scheme::Bearer, Some(_)) => return Err(Rejection::BoundTokenAsBearer),
+        (Scheme::Dpop, None) => return Err(Rejection::UnboundTokenAsDpop),
+        (Scheme::Dpop, Some(cnf)) => check_proof(rs, parts, token, &cnf.jkt, now)?,
+    }
     Ok(claims)
+}
+
+/// RFC 9449 §7.1 / §4.3: a proof for this request (method, the resource URI), for this token (`ath`), signed
+/// by the key the token is bound to (`cnf.jkt`).
+fn check_proof(rs: &ResourceState, parts: &Parts, token: &str, jkt: &str, now: i64) -> Result<(), Rejection> {
+    let expected =
+        crate::dpop::Expected { method: parts.method.as_str(), url: &rs.resource, access_token: Some(token) };
+    let proof = match rs.dpop.check(&parts.headers, &expected, now) {
+        Ok(Some(proof)) => proof,
+        Ok(None) => return Err(Rejection::InvalidDpopProof(ProofError::Missing)),
+        Err(ProofError::UseNonce) => {
+            return Err(Rejection::UseDpopNonce { nonce: rs.dpop.current_nonce(now).unwrap_or_default() });
+        }
+        Err(e) => return Err(Rejection::InvalidDpopProof(e)),
+    };
+    if proof.jkt != jkt {
+        return Err(Rejection::InvalidDpopProof(ProofError::WrongKey));
+    }
+    Ok(())
 }
 
 /// The claims tools see in `no_auth` mode: a fixed anonymous subject with
@@ -208,6 +298,7 @@ pub fn anonymous_claims(rs: &ResourceState) -> AccessClaims {
         jti: String::new(),
         client_id: ANONYMOUS_SUBJECT.to_owned(),
         scope: crate::scope::RESOURCE_SCOPES.join(" "),
+        cnf: None,
     }
 }
 
@@ -218,17 +309,163 @@ mod tests {
     #[test]
     fn bearer_header_parsing() {
         let mut h = HeaderMap::new();
-        assert!(matches!(bearer_token(&h), Err(Rejection::NoToken)));
+        assert!(matches!(presented_token(&h), Err(Rejection::NoToken)));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc.def-ghi_~+/=="));
-        assert_eq!(bearer_token(&h).unwrap(), "abc.def-ghi_~+/==");
+        assert_eq!(presented_token(&h).unwrap(), (Scheme::Bearer, "abc.def-ghi_~+/=="));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer x"));
-        assert_eq!(bearer_token(&h).unwrap(), "x");
+        assert_eq!(presented_token(&h).unwrap(), (Scheme::Bearer, "x"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("DPoP x"));
+        assert_eq!(presented_token(&h).unwrap(), (Scheme::Dpop, "x"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer"));
-        assert!(matches!(bearer_token(&h), Err(Rejection::Malformed(_))));
+        assert!(matches!(presented_token(&h), Err(Rejection::Malformed(_))));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer a b"));
-        assert!(matches!(bearer_token(&h), Err(Rejection::Malformed(_))));
+        assert!(matches!(presented_token(&h), Err(Rejection::Malformed(_))));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic dXNlcjpwdw=="));
-        assert!(matches!(bearer_token(&h), Err(Rejection::NoToken)));
+        assert!(matches!(presented_token(&h), Err(Rejection::NoToken)));
+    }
+
+    mod dpop {
+        use super::super::*;
+        use crate::dpop::proof::testing::TestKey;
+        use crate::oauth::jwt::{Confirmation, mint};
+        use crate::oauth::keys::SigningKey;
+        use crate::storage::{Store, now};
+
+        const ISSUER: &str = "http://127.0.0.1:1";
+        const RESOURCE: &str = "http://127.0.0.1:1/mcp";
+
+        struct Setup {
+            rs: ResourceState,
+            key: SigningKey,
+        }
+
+        fn setup(require_nonce: bool) -> Setup {
+            let store = Store::open_memory().unwrap();
+            let key = SigningKey::load_or_generate(&store).unwrap();
+            let verifier = TokenVerifier::new(ISSUER, RESOURCE, &key.jwks()).unwrap();
+            let revoked = Arc::new(RevokedAccessTokens::load(&store).unwrap());
+            let rs = ResourceState::new(
+                ISSUER.into(),
+                RESOURCE.into(),
+                format!("{ISSUER}/.well-known/oauth-protected-resource/mcp"),
+                verifier,
+                revoked,
+                Arc::new(DpopState::new(require_nonce)),
+            );
+            Setup { rs, key }
+        }
+
+        impl Setup {
+            fn token(&self, jkt: Option<&str>) -> String {
+                let claims = AccessClaims {
+                    iss: ISSUER.into(),
+                    sub: "alice".into(),
+                    aud: RESOURCE.into(),
+                    exp: now() + 60,
+                    iat: now(),
+                    jti: format!("jti-{}", jkt.unwrap_or("none")),
+                    client_id: "c".into(),
+                    scope: "mcp:tools".into(),
+                    cnf: jkt.map(|j| Confirmation { jkt: j.into() }),
+                };
+                mint(&self.key, &claims).unwrap()
+            }
+
+            /// `None` when the request is let through, else the refusal.
+            fn call(&self, method: &str, authorization: &str, proof: Option<&str>) -> Option<Response> {
+                let mut request = axum::http::Request::builder().method(method).uri("/mcp");
+                request = request.header(header::AUTHORIZATION, authorization);
+                if let Some(p) = proof {
+                    request = request.header("DPoP", p);
+                }
+                let (parts, ()) = request.body(()).unwrap().into_parts();
+                authenticate(&self.rs, &parts).err().map(|r| r.into_response(&self.rs))
+            }
+        }
+
+        /// The status, `WWW-Authenticate` and `DPoP-Nonce` of a refusal.
+        fn refusal(result: Option<Response>) -> (u16, String, Option<String>) {
+            let response = result.expect("a refusal");
+            let h = response.headers();
+            let text = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_owned());
+            (response.status().as_u16(), text("www-authenticate").unwrap_or_default(), text("dpop-nonce"))
+        }
+
+        #[test]
+        fn a_bound_token_with_its_proof_is_accepted() {
+            let s = setup(false);
+            let key = TestKey::es256();
+            let token = s.token(Some(&key.jkt()));
+            let proof = key.proof("POST", RESOURCE, Some(&token), None, now());
+            assert!(s.call("POST", &format!("DPoP {token}"), Some(&proof)).is_none());
+            // A plain Bearer token still works as before.
+            assert!(s.call("POST", &format!("Bearer {}", s.token(None)), None).is_none());
+        }
+
+        #[test]
+        fn a_bound_token_sent_as_bearer_gets_the_dpop_challenge() {
+            let s = setup(false);
+            let key = TestKey::es256();
+            let token = s.token(Some(&key.jkt()));
+            let (status, challenge, _) = refusal(s.call("POST", &format!("Bearer {token}"), None));
+            assert_eq!(status, 401);
+            assert!(challenge.starts_with(r#"DPoP error="invalid_token""#), "{challenge}");
+            assert!(challenge.contains(r#"algs="ES256 EdDSA""#), "{challenge}");
+            assert!(challenge.contains("send it with Authorization: DPoP"), "{challenge}");
+        }
+
+        #[test]
+        fn an_unbound_token_sent_as_dpop_is_refused() {
+            let s = setup(false);
+            let (status, challenge, _) = refusal(s.call("POST", &format!("DPoP {}", s.token(None)), None));
+            assert_eq!(status, 401);
+            assert!(challenge.contains("is not DPoP-bound"), "{challenge}");
+        }
+
+        #[test]
+        fn every_proof_defect_at_the_resource_is_refused_with_its_reason() {
+            let s = setup(false);
+            let key = TestKey::es256();
+            let other = TestKey::es256();
+            let token = s.token(Some(&key.jkt()));
+            let auth = format!("DPoP {token}");
+            let t = now();
+            let cases = [
+                (None, "a DPoP proof is required"),
+                (Some(other.proof("POST", RESOURCE, Some(&token), None, t)), "signed by another key"),
+                (Some(key.proof("GET", RESOURCE, Some(&token), None, t)), "htm does not match"),
+                (Some(key.proof("POST", "http://127.0.0.1:1/other", Some(&token), None, t)), "htu does not match"),
+                (Some(key.proof("POST", RESOURCE, Some("another-token"), None, t)), "ath does not match"),
+                (Some(key.proof("POST", RESOURCE, None, None, t)), "ath does not match"),
+                (Some(key.proof("POST", RESOURCE, Some(&token), None, t - 600)), "iat is not within 60 seconds"),
+                (Some("not.a.jwt".to_owned()), "malformed"),
+            ];
+            for (proof, needle) in cases {
+                let (status, challenge, _) = refusal(s.call("POST", &auth, proof.as_deref()));
+                assert_eq!(status, 401, "{needle}");
+                assert!(challenge.starts_with(r#"DPoP error="invalid_dpop_proof""#), "{challenge}");
+                assert!(challenge.contains(needle), "{needle}: {challenge}");
+            }
+            let proof = key.proof("POST", RESOURCE, Some(&token), None, t);
+            assert!(s.call("POST", &auth, Some(&proof)).is_none());
+            let (_, challenge, _) = refusal(s.call("POST", &auth, Some(&proof)));
+            assert!(challenge.contains("already used"), "a replayed proof: {challenge}");
+        }
+
+        #[test]
+        fn with_nonces_required_the_resource_hands_one_out() {
+            let s = setup(true);
+            let key = TestKey::ed25519();
+            let token = s.token(Some(&key.jkt()));
+            let auth = format!("DPoP {token}");
+            let first = key.proof("POST", RESOURCE, Some(&token), None, now());
+            let (status, challenge, nonce) = refusal(s.call("POST", &auth, Some(&first)));
+            assert_eq!(status, 401);
+            assert!(challenge.starts_with(r#"DPoP error="use_dpop_nonce""#), "{challenge}");
+            let nonce = nonce.expect("a DPoP-Nonce header");
+            let retry = key.proof("POST", RESOURCE, Some(&token), Some(&nonce), now());
+            assert!(s.call("POST", &auth, Some(&retry)).is_none());
+        }
     }
 
     #[test]

@@ -88,6 +88,7 @@ mod tests {
 
     fn claims(aud: &str, exp: i64, jti: &str) -> AccessClaims {
         AccessClaims {
+            cnf: None,
             iss: ISSUER.into(),
             sub: "alice".into(),
             aud: aud.into(),

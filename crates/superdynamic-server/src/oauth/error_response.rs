@@ -36,6 +36,12 @@ pub enum TokenError {
     /// RFC 8628 §3.5: the device code expired.
     #[error("the device code has expired; start a new device authorization")]
     ExpiredToken,
+    /// RFC 9449 §5: the DPoP proof of the request is not acceptable.
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §8: retry with this nonce in the proof (sent as `DPoP-Nonce`).
+    #[error("the DPoP proof must carry the nonce in the DPoP-Nonce header")]
+    UseDpopNonce { nonce: String },
     #[error("internal error: {0}")]
     Server(String),
 }
@@ -54,6 +60,8 @@ impl TokenError {
             Self::SlowDown => "slow_down",
             Self::AccessDenied => "access_denied",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::Server(_) => "server_error",
         }
     }
@@ -82,6 +90,11 @@ impl IntoResponse for TokenError {
         };
         let mut response =
             (status, Json(json!({"error": self.code(), "error_description": description}))).into_response();
+        if let Self::UseDpopNonce { nonce } = &self
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            response.headers_mut().insert(crate::dpop::NONCE_HEADER, value);
+        }
         // RFC 6749 §5.2: a failed Basic attempt gets a Basic challenge.
         if let Self::InvalidClient { basic_tried: true, .. } = self {
             response

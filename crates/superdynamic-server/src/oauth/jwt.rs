@@ -27,6 +27,15 @@ pub struct AccessClaims {
     pub client_id: String,
     /// Space-delimited granted scopes.
     pub scope: String,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 §3.1 `cnf`, with the RFC 9449 §6.1 `jkt` member.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {
@@ -126,6 +135,7 @@ mod tests {
 
     fn claims(aud: &str, exp: i64) -> AccessClaims {
         AccessClaims {
+            cnf: None,
             iss: "http://127.0.0.1:1".into(),
             sub: "alice".into(),
             aud: aud.into(),

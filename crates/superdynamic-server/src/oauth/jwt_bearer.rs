@@ -14,6 +14,7 @@ pub async fn grant(
     state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let assertion = form
         .get("assertion")
@@ -63,7 +64,7 @@ pub async fn grant(
         used: false,
         revoked: false,
     };
-    let response = issue_with(state, client, &base, &scope, false)?;
+    let response = issue_with(state, client, &base, &scope, false, jkt)?;
     tracing::info!(client_id = %client.client_id, sub = %base.subject, scope = %base.scope, "issued a token for {kind}");
     Ok(response)
 }

@@ -43,4 +43,6 @@ pub struct OAuthState {
     pub workload_issuer: Option<crate::oauth::trusted_issuer::TrustedIssuer>,
     /// `--idp`: the minimal identity provider under `/idp`.
     pub local_idp: Option<crate::oauth::local_idp::LocalIdp>,
+    /// DPoP proof checks (RFC 9449), shared with the resource server.
+    pub dpop: Arc<crate::dpop::DpopState>,
 }

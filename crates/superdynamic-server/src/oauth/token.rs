@@ -54,6 +54,9 @@ pub async fn token(State(state): State<Arc<OAuthState>>, headers: HeaderMap, bod
 async fn handle(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, TokenError> {
     let form = parse_form(headers, body)?;
     let authorization = authorization_header(headers)?;
+    // Before anything is redeemed: a code spent on a request turned away for its nonce would be lost.
+    let proof = token_request_proof(state, headers)?;
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
 
     let grant_type =
         form.get("grant_type").ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
@@ -71,11 +74,29 @@ async fn handle(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Result<
     }
     check_resource(state, &form)?;
     match grant_type {
-        "authorization_code" => authorization_code_grant(state, &client, &form),
-        DEVICE_CODE_GRANT => device_code_grant(state, &client, &form),
-        CLIENT_CREDENTIALS_GRANT => client_credentials_grant(state, &client, &form),
-        JWT_BEARER_GRANT => crate::oauth::jwt_bearer::grant(state, &client, &form).await,
-        _ => refresh_token_grant(state, &client, &form),
+        "authorization_code" => authorization_code_grant(state, &client, &form, jkt),
+        DEVICE_CODE_GRANT => device_code_grant(state, &client, &form, jkt),
+        CLIENT_CREDENTIALS_GRANT => client_credentials_grant(state, &client, &form, jkt),
+        JWT_BEARER_GRANT => crate::oauth::jwt_bearer::grant(state, &client, &form, jkt).await,
+        _ => refresh_token_grant(state, &client, &form, jkt),
+    }
+}
+
+/// RFC 9449 §5: the token request's DPoP proof, if it sent one (`htm` POST, `htu` this endpoint).
+fn token_request_proof(
+    state: &OAuthState,
+    headers: &HeaderMap,
+) -> Result<Option<crate::dpop::VerifiedProof>, TokenError> {
+    let url = format!("{}/token", state.issuer);
+    let expected = crate::dpop::Expected { method: "POST", url: &url, access_token: None };
+    let now = now();
+    match state.dpop.check(headers, &expected, now) {
+        Ok(proof) => Ok(proof),
+        Err(crate::dpop::ProofError::UseNonce) => {
+            let nonce = state.dpop.current_nonce(now).unwrap_or_default();
+            Err(TokenError::UseDpopNonce { nonce })
+        }
+        Err(e) => Err(TokenError::InvalidDpopProof(e.to_string())),
     }
 }
 
@@ -86,6 +107,7 @@ fn client_credentials_grant(
     state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     if !client.metadata.token_endpoint_auth_method.is_confidential() {
         return Err(TokenError::UnauthorizedClient("client_credentials needs a confidential client".into()));
@@ -120,7 +142,7 @@ fn client_credentials_grant(
         used: false,
         revoked: false,
     };
-    let response = issue_with(state, client, &base, &requested, false)?;
+    let response = issue_with(state, client, &base, &requested, false, jkt)?;
     tracing::info!(client_id = %client.client_id, scope = %response.scope, "issued a client credentials token");
     Ok(response)
 }
@@ -140,6 +162,7 @@ fn authorization_code_grant(
     state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let code = form.get("code").ok_or_else(|| TokenError::InvalidRequest("code is required".into()))?;
     let verifier = form
@@ -196,7 +219,7 @@ fn authorization_code_grant(
         used: false,
         revoked: false,
     };
-    let response = issue(state, client, &refresh, &scope)?;
+    let response = issue(state, client, &refresh, &scope, jkt)?;
     state.store.link_code_to_family(&code_hash, &family_id).map_err(store_err)?;
     tracing::info!(client_id = %client.client_id, scope = %response.scope, "issued tokens for an authorization code");
     Ok(response)
@@ -208,6 +231,7 @@ fn device_code_grant(
     state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let device_code =
         form.get("device_code").ok_or_else(|| TokenError::InvalidRequest("device_code is required".into()))?;
@@ -244,7 +268,7 @@ fn device_code_grant(
         used: false,
         revoked: false,
     };
-    let response = issue(state, client, &refresh, &scope_set)?;
+    let response = issue(state, client, &refresh, &scope_set, jkt)?;
     state.store.link_device_code_to_family(&code_hash, &family_id).map_err(store_err)?;
     tracing::info!(client_id = %client.client_id, scope = %response.scope, "issued tokens for a device code");
     Ok(response)
@@ -256,6 +280,7 @@ fn refresh_token_grant(
     state: &OAuthState,
     client: &RegisteredClient,
     form: &QueryParams,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let token =
         form.get("refresh_token").ok_or_else(|| TokenError::InvalidRequest("refresh_token is required".into()))?;
@@ -281,6 +306,14 @@ fn refresh_token_grant(
     if record.expires_at < now() {
         return Err(TokenError::InvalidGrant("the refresh token has expired".into()));
     }
+    // RFC 9449 §5: a bound refresh token is good only with a proof signed by its key.
+    if let Some(bound) = state.store.family_key(&record.family_id).map_err(store_err)?
+        && jkt != Some(bound.as_str())
+    {
+        return Err(TokenError::InvalidDpopProof(
+            "the refresh token is bound to a DPoP key; send a DPoP proof signed with that key".into(),
+        ));
+    }
 
     let granted = ScopeSet::parse(&record.scope).map_err(|e| TokenError::Server(e.to_string()))?;
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
@@ -300,7 +333,7 @@ fn refresh_token_grant(
     if !state.store.mark_refresh_token_used(&token_hash).map_err(store_err)? {
         return reuse(state);
     }
-    let response = issue(state, client, &record, &scope)?;
+    let response = issue(state, client, &record, &scope, jkt)?;
     tracing::info!(client_id = %client.client_id, scope = %response.scope, "refreshed tokens");
     Ok(response)
 }
@@ -312,8 +345,9 @@ fn issue(
     client: &RegisteredClient,
     base: &RefreshRecord,
     scope: &ScopeSet,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
-    issue_with(state, client, base, scope, true)
+    issue_with(state, client, base, scope, true, jkt)
 }
 
 pub(crate) fn issue_with(
@@ -322,6 +356,7 @@ pub(crate) fn issue_with(
     base: &RefreshRecord,
     scope: &ScopeSet,
     may_refresh: bool,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let server = |e: &dyn std::fmt::Display| TokenError::Server(e.to_string());
     let issued_at = now();
@@ -335,6 +370,8 @@ pub(crate) fn issue_with(
         jti: random_token().map_err(|e| server(&e))?,
         client_id: client.client_id.clone(),
         scope: scope.to_scope_string(),
+        // RFC 9449 §6.1: bound to the key of the request's proof.
+        cnf: jkt.map(|jkt| jwt::Confirmation { jkt: jkt.to_owned() }),
     };
     let access_token = jwt::mint(&state.signing_key, &claims).map_err(|e| server(&e))?;
 
@@ -348,10 +385,18 @@ pub(crate) fn issue_with(
             ..base.clone()
         };
         state.store.insert_refresh_token(&hash_secret(&token), &record).map_err(|e| server(&e))?;
+        // RFC 9449 §5: a public client's refresh tokens are bound to its key (a confidential client's are
+        // already bound to its credentials).
+        if let Some(jkt) = jkt
+            && !client.metadata.token_endpoint_auth_method.is_confidential()
+        {
+            state.store.bind_family_to_key(&record.family_id, jkt).map_err(|e| server(&e))?;
+        }
         Some(token)
     } else {
         None
     };
 
-    Ok(TokenResponse { access_token, token_type: "Bearer", expires_in: ttl, refresh_token, scope: claims.scope })
+    let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
+    Ok(TokenResponse { access_token, token_type, expires_in: ttl, refresh_token, scope: claims.scope })
 }

@@ -6,6 +6,7 @@
 //! statement is short, so handlers call the store directly under one mutex.
 
 pub mod client_metadata;
+mod dpop_bindings;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -93,6 +94,10 @@ CREATE TABLE IF NOT EXISTS device_codes (
     subject          TEXT,
     csrf_hash        TEXT,
     token_family     TEXT
+);
+CREATE TABLE IF NOT EXISTS dpop_family_keys (
+    family_id   TEXT PRIMARY KEY,
+    jkt         TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS revoked_access_tokens (
     jti         TEXT PRIMARY KEY,

@@ -11,6 +11,7 @@ mod consent;
 mod container;
 mod device;
 mod direct_calls;
+mod dpop;
 mod introspection;
 mod key_rotation;
 mod malformed;

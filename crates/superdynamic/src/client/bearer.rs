@@ -9,7 +9,16 @@ use crate::secret::AccessToken;
 impl McpClient {
     /// The access token to send now: the stored one, refreshed first when it is about to expire (`None`
     /// before the first sign-in: send the request without one and pass its 401 to [`Self::answer_challenge`]).
+    /// A DPoP-bound token (RFC 9449) needs a proof per request, which another HTTP stack does not make: from
+    /// the first call on, this client signs in for Bearer tokens only, and a stored DPoP-bound credential
+    /// counts as none (the 401 that follows signs in again). Send requests through [`Self::request`] to keep
+    /// DPoP.
     pub async fn bearer_token(&self) -> Result<Option<AccessToken>, Error> {
+        self.bearer_only.store(true, std::sync::atomic::Ordering::Relaxed);
+        let bound = self.credentials().await?.and_then(|r| r.tokens).is_some_and(|t| t.is_dpop());
+        if bound {
+            return Ok(None);
+        }
         self.usable_token().await
     }
 

@@ -41,6 +41,8 @@ impl Challenges {
         www_authenticate: &[String],
         sent: Option<&AccessToken>,
     ) -> Result<Answer, Error> {
+        // A `DPoP` challenge (RFC 9449 §7.1) turns DPoP on for the next sign-in (mode auto).
+        client.note_dpop_challenge(www_authenticate);
         let challenge = BearerChallenge::from_headers(www_authenticate);
         client.observe(Event::Challenge { status, challenge: challenge.as_ref() });
         match status {

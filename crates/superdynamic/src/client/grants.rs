@@ -90,7 +90,9 @@ impl McpClient {
             }
         };
         let scope_for_record = pending.scope.clone();
-        let client = self.token_client(&registration, &discovery.issuer)?;
+        let mut client = self.token_client(&registration, &discovery.issuer)?;
+        client.dpop =
+            self.sign_in_prover(&discovery.authorization_server, stored.as_ref().and_then(|r| r.tokens.as_ref()))?;
         let exchanged = token::exchange_code(
             &self.oauth_http,
             &discovery.authorization_server.token_endpoint,
@@ -138,7 +140,9 @@ impl McpClient {
         let redirect_uri = format!("http://127.0.0.1:{}/callback", stable_port(&self.options.profile, &self.server));
         let registration = self.client_identity(discovery, &redirect_uri, None, true).await?;
         let scope = self.select_scope(discovery, challenge, step_up).await;
-        let client = self.token_client(&registration, &discovery.issuer)?;
+        let mut client = self.token_client(&registration, &discovery.issuer)?;
+        let stored = self.stored_for(&discovery.issuer).await?;
+        client.dpop = self.sign_in_prover(metadata, stored.as_ref().and_then(|r| r.tokens.as_ref()))?;
         let device =
             token::device_authorization(&self.oauth_http, endpoint, &client, scope.as_deref(), &discovery.resource)
                 .await?;
@@ -177,7 +181,9 @@ impl McpClient {
         };
         let registration = self.pre_registered(s, metadata);
         let scope = self.select_scope(&discovery, challenge, step_up).await;
-        let client = self.token_client(&registration, &discovery.issuer)?;
+        let mut client = self.token_client(&registration, &discovery.issuer)?;
+        let stored = self.stored_for(&discovery.issuer).await?;
+        client.dpop = self.sign_in_prover(metadata, stored.as_ref().and_then(|r| r.tokens.as_ref()))?;
         let tokens = token::client_credentials(
             &self.oauth_http,
             &metadata.token_endpoint,

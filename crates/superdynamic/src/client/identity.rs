@@ -38,7 +38,7 @@ impl McpClient {
             ),
         };
         let send_resource = self.options.resource != ResourceParameter::Omit;
-        Ok(TokenClient { client_id: &registration.client_id, auth, issuer: issuer.as_str(), send_resource })
+        Ok(TokenClient { client_id: &registration.client_id, auth, issuer: issuer.as_str(), send_resource, dpop: None })
     }
 
     /// The identity of a pre-registered client, with the token endpoint method the server supports.

@@ -16,6 +16,7 @@ mod challenge;
 #[cfg(feature = "rmcp")]
 pub(crate) use challenge::{Answer, Challenges};
 mod credentials;
+mod dpop;
 mod generation;
 mod grants;
 mod identity;
@@ -69,6 +70,14 @@ pub struct McpClient {
     remembered: std::sync::Mutex<Option<Generation>>,
     /// Set once the store's remembered generation was handed to the transport.
     recalled: tokio::sync::OnceCell<()>,
+    /// DPoP nonces the authorization server and the MCP server gave (RFC 9449 §8, §9), per origin.
+    dpop_nonces: Arc<crate::dpop::NonceStore>,
+    /// The stored DPoP key last parsed, so requests do not parse it each time.
+    dpop_keys: std::sync::Mutex<Option<(crate::secret::DpopPrivateKey, Arc<crate::dpop::DpopKey>)>>,
+    /// The MCP server sent a `DPoP` challenge: bind the next sign-in's tokens (mode auto).
+    resource_wants_dpop: std::sync::atomic::AtomicBool,
+    /// Tokens go to another HTTP stack ([`Self::bearer_token`]), which cannot sign DPoP proofs: Bearer only.
+    bearer_only: std::sync::atomic::AtomicBool,
 }
 
 impl McpClient {
@@ -116,6 +125,10 @@ impl McpClient {
             discovery_failure: std::sync::Mutex::new(None),
             remembered: std::sync::Mutex::new(remembered),
             recalled: tokio::sync::OnceCell::new(),
+            dpop_nonces: Arc::new(crate::dpop::NonceStore::new()),
+            dpop_keys: std::sync::Mutex::new(None),
+            resource_wants_dpop: std::sync::atomic::AtomicBool::new(false),
+            bearer_only: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

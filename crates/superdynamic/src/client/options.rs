@@ -113,6 +113,8 @@ pub struct ClientOptions {
     /// Replaces the address classifier of the network policy. For tests that play public and private networks
     /// on loopback addresses; `None` (the default) classifies addresses as they are.
     pub address_classifier: Option<AddressClassifier>,
+    /// DPoP-bound tokens (RFC 9449): when the authorization server offers them (the default), always, or never.
+    pub dpop: crate::dpop::DpopMode,
 }
 
 /// What to send as the RFC 8707 `resource` parameter (MCP §Resource Parameter Implementation).
@@ -162,6 +164,7 @@ impl ClientOptions {
             env_proxy: false,
             allow_private_network: false,
             address_classifier: None,
+            dpop: crate::dpop::DpopMode::Auto,
         }
     }
 }

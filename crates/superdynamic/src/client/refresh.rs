@@ -44,7 +44,9 @@ impl McpClient {
         if stored.refresh_token.is_none() && self.options.grant.uses_assertion() {
             return self.renew_with_assertion(&current, &registration, &stored).await;
         }
-        let client = self.token_client(&registration, &current.issuer)?;
+        let mut client = self.token_client(&registration, &current.issuer)?;
+        // A refresh keeps the key the tokens are bound to (RFC 9449 §5); tokens without one stay Bearer.
+        client.dpop = self.refresh_prover(&stored)?;
         let endpoint = &current.authorization_server.token_endpoint;
         let result = if stored.refresh_token.is_none() && self.options.grant == Grant::ClientCredentials {
             // Client credentials tokens are renewed by asking again (OAuth 2.1 §4.2: no refresh token).

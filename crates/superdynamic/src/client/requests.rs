@@ -89,7 +89,7 @@ impl McpClient {
     }
 
     async fn speaks_http_sse(&self, bearer: Option<&AccessToken>) -> bool {
-        speaks_http_sse(&self.http, self.server.url(), bearer).await
+        speaks_http_sse(&self.http, self.server.url(), bearer, self.transport.dpop().as_ref()).await
     }
 
     async fn stored_token(&self) -> Result<Option<AccessToken>, Error> {
@@ -105,13 +105,17 @@ impl McpClient {
             return Ok(None);
         };
         if !tokens.needs_refresh(now_unix()) {
+            self.present(Some(&tokens))?;
             return Ok(Some(tokens.access_token));
         }
         if tokens.refresh_token.is_none() {
             return Ok(None); // expired, nothing to refresh with: the 401 path signs in again
         }
         match self.refresh_record(&record, &tokens).await {
-            Ok(fresh) => Ok(Some(fresh.access_token)),
+            Ok(fresh) => {
+                self.present(Some(&fresh))?;
+                Ok(Some(fresh.access_token))
+            }
             // The grant or the client is gone: the 401 path signs in again (registering anew if needed).
             Err(Error::Token(e)) if matches!(e.oauth_code(), Some("invalid_grant" | "invalid_client")) => Ok(None),
             Err(e) => Err(e),
@@ -142,11 +146,26 @@ impl McpClient {
 
 /// Whether the server speaks the HTTP+SSE transport of 2024-11-05 (deprecated since 2025-03-26): a GET
 /// answered with an event stream whose first event is `endpoint` (2024-11-05 basic/transports "HTTP with SSE").
-pub(crate) async fn speaks_http_sse(http: &reqwest::Client, url: &url::Url, bearer: Option<&AccessToken>) -> bool {
+pub(crate) async fn speaks_http_sse(
+    http: &reqwest::Client,
+    url: &url::Url,
+    bearer: Option<&AccessToken>,
+    dpop: Option<&crate::dpop::DpopProver>,
+) -> bool {
     let probe = async {
         let mut request = http.get(url.clone()).header("Accept", "text/event-stream");
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token.secret());
+        match (bearer, dpop) {
+            // RFC 9449 §7.1: a bound token goes with the DPoP scheme and a proof for this request.
+            (Some(token), Some(dpop)) => {
+                let proof = dpop.proof("GET", url, Some(token.secret())).ok()?;
+                let value = zeroize::Zeroizing::new(format!("DPoP {}", token.secret()));
+                let mut value = reqwest::header::HeaderValue::from_str(&value).ok()?;
+                value.set_sensitive(true);
+                request =
+                    request.header(reqwest::header::AUTHORIZATION, value).header(crate::dpop::PROOF_HEADER, proof);
+            }
+            (Some(token), None) => request = request.bearer_auth(token.secret()),
+            (None, _) => {}
         }
         let response = request.send().await.ok()?;
         let is_sse = response

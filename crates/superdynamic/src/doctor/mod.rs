@@ -32,6 +32,8 @@ pub struct DoctorOptions {
     pub probe_registration: bool,
     /// A token from a sign-in, for probing the MCP generations behind the 401.
     pub bearer: Option<AccessToken>,
+    /// The key that token is bound to, when it is DPoP-bound ([`crate::McpClient::dpop_prover`]).
+    pub dpop: Option<crate::dpop::DpopProver>,
 }
 
 impl Default for DoctorOptions {
@@ -44,6 +46,7 @@ impl Default for DoctorOptions {
             client_metadata_url: None,
             probe_registration: true,
             bearer: None,
+            dpop: None,
         }
     }
 }
@@ -83,17 +86,18 @@ pub async fn diagnose(server_url: &str, options: &DoctorOptions) -> Result<Repor
         Err(e) => return done(vec![setup(e)], tried, unknown),
     };
     let timeout = options.oauth_timeouts.request;
-    let first = probe::probe(&mcp, server.url(), None, timeout, None).await;
+    let first = probe::probe(&mcp, server.url(), None, timeout, None, None).await;
     if let Some(blocking) = unreachable(&server, &first.outcome) {
         findings.push(blocking);
         return done(findings, tried, unknown);
     }
-    let first_legacy = probe::probe(&mcp, server.url(), Some(Generation::Legacy), timeout, None).await;
+    let first_legacy = probe::probe(&mcp, server.url(), Some(Generation::Legacy), timeout, None, None).await;
     // With a token, the generations are probed behind the 401; the challenge is the unauthenticated answer's.
     let signed = match &options.bearer {
         Some(token) => Some((
-            probe::probe(&mcp, server.url(), None, timeout, Some(token)).await,
-            probe::probe(&mcp, server.url(), Some(Generation::Legacy), timeout, Some(token)).await,
+            probe::probe(&mcp, server.url(), None, timeout, Some(token), options.dpop.as_ref()).await,
+            probe::probe(&mcp, server.url(), Some(Generation::Legacy), timeout, Some(token), options.dpop.as_ref())
+                .await,
         )),
         None => None,
     };
@@ -172,7 +176,7 @@ async fn not_challenged(
         );
         return;
     }
-    if crate::client::speaks_http_sse(http, server.url(), None).await {
+    if crate::client::speaks_http_sse(http, server.url(), None, None).await {
         findings.push(
             Finding::new(
                 Step::Transport,

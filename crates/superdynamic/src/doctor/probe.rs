@@ -33,6 +33,7 @@ pub(super) async fn probe(
     start_with: Option<Generation>,
     timeout: Duration,
     bearer: Option<&AccessToken>,
+    dpop: Option<&crate::dpop::DpopProver>,
 ) -> Probe {
     let options = TransportOptions {
         client_name: "superdynamic-doctor".to_owned(),
@@ -42,6 +43,7 @@ pub(super) async fn probe(
         ..TransportOptions::default()
     };
     let transport = StreamableHttp::new(http.clone(), url.clone(), options);
+    transport.set_dpop(dpop.cloned());
     // The transport bounds each wait; this bounds a server that trickles forever (a negotiation is a few requests).
     let outcome = match tokio::time::timeout(timeout * 4, transport.request("tools/list", None, bearer)).await {
         Ok(result) => result.map(|_| ()),

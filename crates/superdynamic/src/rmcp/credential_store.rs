@@ -148,6 +148,8 @@ fn to_token_set(
         refresh_token: text("refresh_token").map(RefreshToken::new),
         scope,
         obtained_at,
+        // rmcp's OAuth client sends no DPoP proofs: its tokens are Bearer tokens.
+        dpop_key: None,
     })
 }
 
@@ -271,6 +273,7 @@ mod tests {
             refresh_token: Some(RefreshToken::new("rt-1")),
             scope: Some("mcp:tools files:read".into()),
             obtained_at: 1_000_000,
+            dpop_key: None,
         }
     }
 

@@ -39,6 +39,8 @@ pub fn sample_record(profile: &str, server: &ResourceUri, issuer: &str, token: &
             refresh_token: Some(RefreshToken::new(format!("refresh-{token}"))),
             scope: Some("read write".into()),
             obtained_at: 1_700_000_000,
+            // Every store keeps the DPoP key with the tokens (the keychain store among its secrets).
+            dpop_key: Some(crate::secret::DpopPrivateKey::new(format!("ES256:key-{token}"))),
         }),
         updated_at: 1_700_000_000,
         revision: 0,

@@ -265,6 +265,7 @@ mod tests {
                 refresh_token: None,
                 scope: None,
                 obtained_at: 1,
+                dpop_key: None,
             }),
             updated_at,
             revision: 0,

@@ -9,7 +9,7 @@ use super::{
     CredentialKey, CredentialRecord, CredentialStore, Expected, FileStore, Saved, StoreError, StoreFuture, StoreLock,
 };
 use crate::resource::ResourceUri;
-use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+use crate::secret::{AccessToken, ClientSecret, DpopPrivateKey, RefreshToken};
 use crate::transport::Generation;
 use keyring_core::{Entry, Error as KeyringError};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ struct Secrets {
     refresh_token: Option<RefreshToken>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_secret: Option<ClientSecret>,
+    /// The DPoP private key the tokens are bound to (RFC 9449).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_key: Option<DpopPrivateKey>,
 }
 
 /// Moves the secrets out of `record`, leaving empty placeholders where they were.
@@ -64,6 +67,11 @@ fn split(mut record: CredentialRecord) -> (CredentialRecord, Secrets) {
             secrets.refresh_token = Some(refresh);
         } else {
             tokens.refresh_token = None;
+        }
+        if let Some(key) = tokens.dpop_key.replace(DpopPrivateKey::new("")) {
+            secrets.dpop_key = Some(key);
+        } else {
+            tokens.dpop_key = None;
         }
     }
     if let Some(registration) = record.registration.as_mut()
@@ -83,6 +91,7 @@ fn join(mut record: CredentialRecord, secrets: Option<Secrets>) -> CredentialRec
         (Some(tokens), Some(access)) => {
             tokens.access_token = access;
             tokens.refresh_token = tokens.refresh_token.as_ref().and(secrets.refresh_token.take());
+            tokens.dpop_key = tokens.dpop_key.as_ref().and(secrets.dpop_key.take());
         }
         (Some(_), None) => record.tokens = None,
         (None, _) => {}

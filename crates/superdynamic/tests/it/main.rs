@@ -1,6 +1,7 @@
 //! Integration tests, one binary: every test file here is a module, so the
 //! dependency graph is linked once instead of once per file.
 
+mod dpop;
 mod hostile_common;
 mod hostile_discovery;
 mod hostile_tokens;

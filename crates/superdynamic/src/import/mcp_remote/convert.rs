@@ -91,6 +91,7 @@ pub(super) fn tokens(text: &str, written: u64) -> Result<TokenSet, ContentError>
         refresh_token: string(&object, "refresh_token")?.filter(|s| !s.is_empty()).map(RefreshToken::new),
         scope: string(&object, "scope")?.filter(|s| !s.trim().is_empty()),
         obtained_at: written,
+        dpop_key: None,
     })
 }
 

@@ -76,6 +76,8 @@ struct Inner {
     input_passthrough: std::sync::atomic::AtomicBool,
     /// Sessions open over the 2024-11-05 HTTP+SSE transport ([`TransportOrder`]).
     sse_wire: std::sync::atomic::AtomicBool,
+    /// The key DPoP-bound tokens are sent with ([`StreamableHttp::set_dpop`]); `None`: Bearer tokens.
+    dpop: RwLock<Option<crate::dpop::DpopProver>>,
 }
 
 /// An MCP Streamable HTTP client for one endpoint. Cloning is cheap and clones share the session; all methods
@@ -115,6 +117,7 @@ impl StreamableHttp {
                 last_bearer: Mutex::new(None),
                 input_passthrough: std::sync::atomic::AtomicBool::new(false),
                 sse_wire: std::sync::atomic::AtomicBool::new(sse_first),
+                dpop: RwLock::new(None),
             }),
         }
     }
@@ -128,6 +131,15 @@ impl StreamableHttp {
     /// Replaces the handler for server→client requests and notifications (for all clones).
     pub fn set_handler(&self, handler: Arc<dyn ServerMessageHandler>) {
         *self.inner.handler.write().unwrap_or_else(|poison| poison.into_inner()) = handler;
+    }
+
+    /// Send tokens as DPoP-bound (RFC 9449 §7.1) with proofs signed by this key, or as Bearer tokens (`None`).
+    pub fn set_dpop(&self, prover: Option<crate::dpop::DpopProver>) {
+        *self.inner.dpop.write().unwrap_or_else(|poison| poison.into_inner()) = prover;
+    }
+
+    pub(crate) fn dpop(&self) -> Option<crate::dpop::DpopProver> {
+        self.inner.dpop.read().unwrap_or_else(|poison| poison.into_inner()).clone()
     }
 
     /// Modern: when `true`, an `InputRequiredResult` (MRTR) is returned from [`Self::request`] as it came, for a

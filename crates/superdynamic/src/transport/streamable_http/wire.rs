@@ -108,6 +108,44 @@ impl StreamableHttp {
                 headers.insert(name.clone(), value.clone());
             }
         }
+        // Every request leaves through here, so DPoP is applied here once: the token goes with the `DPoP`
+        // scheme and a fresh proof for this method and URL (RFC 9449 §7.1).
+        let dpop = self.dpop().filter(|_| headers.contains_key(AUTHORIZATION));
+        let Some(dpop) = dpop else {
+            return self.send_once(url, method, headers, body, what).await;
+        };
+        let token = bearer_of(&headers)?;
+        // RFC 9449 §9: one retry when the resource answers `use_dpop_nonce` with a nonce not sent before.
+        let mut nonce_retry = true;
+        loop {
+            let mut headers = headers.clone();
+            dpop_headers(&mut headers, &dpop, method.as_str(), &url, &token)?;
+            let response = self.send_once(url.clone(), method.clone(), headers, body.clone(), what).await?;
+            let fresh_nonce = response
+                .headers()
+                .get(crate::dpop::NONCE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| dpop.nonces.remember(&url, v));
+            if response.status() == StatusCode::UNAUTHORIZED
+                && fresh_nonce
+                && nonce_retry
+                && crate::dpop::is_use_dpop_nonce(&www_authenticate(response.headers()))
+            {
+                nonce_retry = false;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    async fn send_once(
+        &self,
+        url: url::Url,
+        method: Method,
+        headers: HeaderMap,
+        body: Option<String>,
+        what: &str,
+    ) -> Result<reqwest::Response, TransportError> {
         let mut builder = self.inner.http.request(method, url).headers(headers);
         if let Some(body) = body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body);
@@ -250,6 +288,35 @@ pub(super) fn headers(
         headers.insert(HeaderName::from_static(LAST_EVENT_ID_HEADER), header_value(id, "SSE event id")?);
     }
     Ok(headers)
+}
+
+/// The access token of a `Bearer` authorization header (what [`headers`] wrote).
+fn bearer_of(headers: &HeaderMap) -> Result<Zeroizing<String>, TransportError> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| Zeroizing::new(t.to_owned()))
+        .ok_or_else(|| TransportError::Protocol("a DPoP request without a token to bind".to_owned()))
+}
+
+/// `Authorization: DPoP <token>` and the `DPoP` proof header with `ath` for it (RFC 9449 §7.1).
+fn dpop_headers(
+    headers: &mut HeaderMap,
+    dpop: &crate::dpop::DpopProver,
+    method: &str,
+    url: &url::Url,
+    token: &str,
+) -> Result<(), TransportError> {
+    let proof = dpop
+        .proof(method, url, Some(token))
+        .map_err(|e| TransportError::Protocol(format!("could not sign the DPoP proof: {e}")))?;
+    let mut value = HeaderValue::from_str(&Zeroizing::new(format!("DPoP {token}")))
+        .map_err(|_| TransportError::Protocol("the access token cannot go in an HTTP header".to_owned()))?;
+    value.set_sensitive(true);
+    headers.insert(AUTHORIZATION, value);
+    headers.insert(HeaderName::from_static(crate::dpop::PROOF_HEADER), header_value(&proof, "DPoP proof")?);
+    Ok(())
 }
 
 pub(super) fn header_value(value: &str, what: &str) -> Result<HeaderValue, TransportError> {

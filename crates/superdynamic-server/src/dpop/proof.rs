@@ -1,0 +1,330 @@
+//! Checking one DPoP proof (RFC 9449 §4.3): a `dpop+jwt` signed with an asymmetric algorithm by the public
+//! key in its own header, for this method and URI, issued just now, for this access token.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{ECDSA_P256_SHA256_FIXED, ED25519, UnparsedPublicKey};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Expected, IAT_WINDOW_SECS, jwk_thumbprint};
+
+/// A proof that held: the key's thumbprint (what `cnf.jkt` names) and what the caller still needs.
+#[derive(Debug)]
+pub struct VerifiedProof {
+    pub jkt: String,
+    pub jti: String,
+    pub nonce: Option<String>,
+}
+
+/// Why a proof was refused; the text goes into `error_description`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("a DPoP proof is required")]
+    Missing,
+    #[error("more than one DPoP header")]
+    Multiple,
+    #[error("the DPoP proof is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("the DPoP proof's typ must be dpop+jwt")]
+    WrongType,
+    #[error("the DPoP proof's alg must be ES256 or EdDSA")]
+    UnsupportedAlg,
+    #[error("the DPoP proof's jwk is not a usable public key: {0}")]
+    BadJwk(&'static str),
+    #[error("the DPoP proof's signature does not verify")]
+    BadSignature,
+    #[error("the DPoP proof's htm does not match the request method")]
+    WrongMethod,
+    #[error("the DPoP proof's htu does not match the request URI")]
+    WrongUri,
+    #[error("the DPoP proof's iat is not within {IAT_WINDOW_SECS} seconds of now")]
+    Stale,
+    #[error("the DPoP proof's ath does not match the access token")]
+    WrongTokenHash,
+    #[error("the DPoP proof was already used (jti seen before)")]
+    Replayed,
+    #[error("the DPoP proof must carry the nonce this server provides")]
+    UseNonce,
+    #[error("the DPoP proof is signed by another key than the one the token is bound to")]
+    WrongKey,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    typ: Option<String>,
+    alg: String,
+    jwk: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    jti: Option<String>,
+    htm: Option<String>,
+    htu: Option<String>,
+    iat: Option<i64>,
+    ath: Option<String>,
+    nonce: Option<String>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(part: &str, what: &'static str) -> Result<T, ProofError> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| ProofError::Malformed(what))?;
+    serde_json::from_slice(&bytes).map_err(|_| ProofError::Malformed(what))
+}
+
+/// The URI without query and fragment, normalized (RFC 3986 §6.2.2-6.2.3 as `url` applies it).
+fn bare_uri(uri: &str) -> Option<String> {
+    let mut url = url::Url::parse(uri).ok()?;
+    url.set_query(None);
+    url.set_fragment(None);
+    Some(url.to_string())
+}
+
+pub fn verify(proof: &str, expected: &Expected<'_>, now: i64) -> Result<VerifiedProof, ProofError> {
+    let mut parts = proof.split('.');
+    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(ProofError::Malformed("not a compact JWS"));
+    };
+    let header: Header = decode(h, "the header is not base64url JSON")?;
+    if header.typ.as_deref() != Some("dpop+jwt") {
+        return Err(ProofError::WrongType);
+    }
+    let jwk = header.jwk.ok_or(ProofError::BadJwk("missing"))?;
+    if jwk.get("d").is_some() {
+        return Err(ProofError::BadJwk("it contains a private key"));
+    }
+    let member = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|v| URL_SAFE_NO_PAD.decode(v).ok())
+            .ok_or(ProofError::BadJwk("a required member is missing or not base64url"))
+    };
+    let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| ProofError::Malformed("the signature is not base64url"))?;
+    let signed = &proof[..h.len() + 1 + c.len()];
+    match header.alg.as_str() {
+        "ES256" => {
+            if jwk.get("kty").and_then(Value::as_str) != Some("EC")
+                || jwk.get("crv").and_then(Value::as_str) != Some("P-256")
+            {
+                return Err(ProofError::BadJwk("ES256 needs an EC P-256 key"));
+            }
+            let point = [vec![4u8], member("x")?, member("y")?].concat();
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                .verify(signed.as_bytes(), &signature)
+                .map_err(|_| ProofError::BadSignature)?;
+        }
+        "EdDSA" => {
+            if jwk.get("kty").and_then(Value::as_str) != Some("OKP")
+                || jwk.get("crv").and_then(Value::as_str) != Some("Ed25519")
+            {
+                return Err(ProofError::BadJwk("EdDSA needs an OKP Ed25519 key"));
+            }
+            UnparsedPublicKey::new(&ED25519, member("x")?)
+                .verify(signed.as_bytes(), &signature)
+                .map_err(|_| ProofError::BadSignature)?;
+        }
+        // RFC 9449 §4.3 step 5: never `none` or a symmetric algorithm; others are not offered here.
+        _ => return Err(ProofError::UnsupportedAlg),
+    }
+    let claims: Claims = decode(c, "the claims are not base64url JSON")?;
+    let jti = claims.jti.filter(|j| !j.is_empty()).ok_or(ProofError::Malformed("no jti"))?;
+    if claims.htm.as_deref() != Some(expected.method) {
+        return Err(ProofError::WrongMethod);
+    }
+    let htu = claims.htu.as_deref().and_then(bare_uri);
+    if htu.is_none() || htu != bare_uri(expected.url) {
+        return Err(ProofError::WrongUri);
+    }
+    let iat = claims.iat.ok_or(ProofError::Malformed("no iat"))?;
+    if (now - iat).abs() > IAT_WINDOW_SECS {
+        return Err(ProofError::Stale);
+    }
+    if let Some(token) = expected.access_token {
+        let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
+        if claims.ath.as_deref() != Some(ath.as_str()) {
+            return Err(ProofError::WrongTokenHash);
+        }
+    }
+    let jkt = jwk_thumbprint(&jwk).ok_or(ProofError::BadJwk("no thumbprint"))?;
+    Ok(VerifiedProof { jkt, jti, nonce: claims.nonce })
+}
+
+/// Proofs for tests (here and in the resource server's): ES256 or Ed25519, with any header and claims.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+    use serde_json::json;
+
+    pub enum TestKey {
+        Ec(EcdsaKeyPair),
+        Ed(Ed25519KeyPair),
+    }
+
+    impl TestKey {
+        pub fn es256() -> Self {
+            let rng = SystemRandom::new();
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+            Self::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap())
+        }
+
+        pub fn ed25519() -> Self {
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+            Self::Ed(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
+        }
+
+        pub fn alg(&self) -> &'static str {
+            match self {
+                Self::Ec(_) => "ES256",
+                Self::Ed(_) => "EdDSA",
+            }
+        }
+
+        pub fn jwk(&self) -> Value {
+            match self {
+                Self::Ec(k) => {
+                    let p = k.public_key().as_ref();
+                    json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&p[1..33]), "y": URL_SAFE_NO_PAD.encode(&p[33..65])})
+                }
+                Self::Ed(k) => json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(k.public_key())}),
+            }
+        }
+
+        pub fn jkt(&self) -> String {
+            jwk_thumbprint(&self.jwk()).unwrap()
+        }
+
+        /// A signed JWT with exactly this header and these claims.
+        pub fn sign(&self, header: &Value, claims: &Value) -> String {
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let sig = match self {
+                Self::Ec(k) => k.sign(&SystemRandom::new(), input.as_bytes()).unwrap().as_ref().to_vec(),
+                Self::Ed(k) => k.sign(input.as_bytes()).as_ref().to_vec(),
+            };
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+        }
+
+        pub fn header(&self) -> Value {
+            json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk()})
+        }
+
+        /// A valid proof for `method` `url` at `now` (with `ath` for `token`, and `nonce`).
+        pub fn proof(&self, method: &str, url: &str, token: Option<&str>, nonce: Option<&str>, now: i64) -> String {
+            let mut claims = json!({"jti": format!("{:x}", rand_u64()), "htm": method, "htu": url, "iat": now});
+            if let Some(t) = token {
+                claims["ath"] = json!(URL_SAFE_NO_PAD.encode(Sha256::digest(t.as_bytes())));
+            }
+            if let Some(n) = nonce {
+                claims["nonce"] = json!(n);
+            }
+            self.sign(&self.header(), &claims)
+        }
+    }
+
+    fn rand_u64() -> u64 {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).unwrap();
+        u64::from_be_bytes(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::TestKey;
+    use super::*;
+    use serde_json::json;
+
+    const URL: &str = "https://server.example.com/token";
+    const NOW: i64 = 1_700_000_000;
+
+    fn expected(token: Option<&str>) -> Expected<'_> {
+        Expected { method: "POST", url: URL, access_token: token }
+    }
+
+    fn claims() -> Value {
+        json!({"jti": "j1", "htm": "POST", "htu": URL, "iat": NOW})
+    }
+
+    #[test]
+    fn valid_proofs_of_both_algorithms_give_the_key_thumbprint() {
+        for key in [TestKey::es256(), TestKey::ed25519()] {
+            let proof = key.proof("POST", "https://server.example.com/token?ignored=1", Some("tok"), Some("n"), NOW);
+            let ok = verify(&proof, &expected(Some("tok")), NOW + 5).unwrap();
+            assert_eq!(ok.jkt, key.jkt());
+            assert_eq!(ok.nonce.as_deref(), Some("n"));
+        }
+    }
+
+    #[test]
+    fn every_defect_has_its_own_refusal() {
+        let key = TestKey::es256();
+        let other = TestKey::es256();
+        let h = key.header();
+        let mut cases: Vec<(String, ProofError)> = Vec::new();
+        cases.push(("a.b".into(), ProofError::Malformed("not a compact JWS")));
+        cases.push(("!!.e30.AA".into(), ProofError::Malformed("the header is not base64url JSON")));
+        let mut typ = h.clone();
+        typ["typ"] = json!("JWT");
+        cases.push((key.sign(&typ, &claims()), ProofError::WrongType));
+        let mut hs = h.clone();
+        hs["alg"] = json!("HS256");
+        cases.push((key.sign(&hs, &claims()), ProofError::UnsupportedAlg));
+        let mut none = h.clone();
+        none["alg"] = json!("none");
+        cases.push((key.sign(&none, &claims()), ProofError::UnsupportedAlg));
+        let mut nojwk = h.clone();
+        nojwk.as_object_mut().unwrap().remove("jwk");
+        cases.push((key.sign(&nojwk, &claims()), ProofError::BadJwk("missing")));
+        let mut private = h.clone();
+        private["jwk"]["d"] = json!("secret");
+        cases.push((key.sign(&private, &claims()), ProofError::BadJwk("it contains a private key")));
+        let mut okp = h.clone();
+        okp["jwk"] = TestKey::ed25519().jwk();
+        cases.push((key.sign(&okp, &claims()), ProofError::BadJwk("ES256 needs an EC P-256 key")));
+        // Signed by another key than the one in the header.
+        cases.push((other.sign(&h, &claims()), ProofError::BadSignature));
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("jti");
+        cases.push((key.sign(&h, &c), ProofError::Malformed("no jti")));
+        let mut c = claims();
+        c["htm"] = json!("GET");
+        cases.push((key.sign(&h, &c), ProofError::WrongMethod));
+        let mut c = claims();
+        c["htu"] = json!("https://attacker.example/token");
+        cases.push((key.sign(&h, &c), ProofError::WrongUri));
+        let mut c = claims();
+        c["iat"] = json!(NOW - 120);
+        cases.push((key.sign(&h, &c), ProofError::Stale));
+        let mut c = claims();
+        c["iat"] = json!(NOW + 120);
+        cases.push((key.sign(&h, &c), ProofError::Stale));
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove("iat");
+        cases.push((key.sign(&h, &c), ProofError::Malformed("no iat")));
+        for (proof, want) in cases {
+            assert_eq!(verify(&proof, &expected(None), NOW).unwrap_err(), want, "{proof}");
+        }
+        // A tampered payload breaks the signature.
+        let good = key.sign(&h, &claims());
+        let mut parts: Vec<&str> = good.split('.').collect();
+        let forged =
+            URL_SAFE_NO_PAD.encode(json!({"jti": "j1", "htm": "POST", "htu": URL, "iat": NOW + 1}).to_string());
+        parts[1] = &forged;
+        assert_eq!(verify(&parts.join("."), &expected(None), NOW).unwrap_err(), ProofError::BadSignature);
+    }
+
+    #[test]
+    fn ath_must_hash_the_presented_token() {
+        let key = TestKey::es256();
+        let proof = key.proof("POST", URL, Some("token-a"), None, NOW);
+        assert_eq!(verify(&proof, &expected(Some("token-b")), NOW).unwrap_err(), ProofError::WrongTokenHash);
+        let without = key.proof("POST", URL, None, None, NOW);
+        assert_eq!(verify(&without, &expected(Some("token-a")), NOW).unwrap_err(), ProofError::WrongTokenHash);
+    }
+}

@@ -1,0 +1,194 @@
+//! The DPoP key of one credential (RFC 9449 §4): generated here, stored as a secret string, never logged.
+//! ES256 (P-256) by default, Ed25519 (`EdDSA`) when that is all the server accepts.
+
+use super::DpopError;
+use super::thumbprint::jwk_thumbprint;
+use crate::secret::DpopPrivateKey;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+/// The JWS algorithms this client signs proofs with, in order of preference.
+pub const SUPPORTED_ALGS: [&str; 2] = ["ES256", "EdDSA"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopAlg {
+    Es256,
+    EdDsa,
+}
+
+impl DpopAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopAlg::Es256 => "ES256",
+            DpopAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ES256" => Some(DpopAlg::Es256),
+            "EdDSA" | "Ed25519" => Some(DpopAlg::EdDsa),
+            _ => None,
+        }
+    }
+
+    /// The algorithm to use with a server that accepts `offered` (RFC 9449 §5.1
+    /// `dpop_signing_alg_values_supported`): ES256 when listed, else EdDSA; an error naming the list otherwise.
+    pub fn choose(offered: &[String]) -> Result<Self, DpopError> {
+        SUPPORTED_ALGS
+            .iter()
+            .find(|ours| offered.iter().any(|o| o == *ours))
+            .and_then(|a| Self::parse(a))
+            .ok_or_else(|| DpopError::UnsupportedAlgorithms { offered: offered.join(", ") })
+    }
+}
+
+enum Pair {
+    Es256(EcdsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+}
+
+/// A DPoP signing key with its public JWK and thumbprint precomputed (they go into every proof).
+pub struct DpopKey {
+    alg: DpopAlg,
+    pkcs8: Zeroizing<Vec<u8>>,
+    pair: Pair,
+    jwk: Value,
+    thumbprint: String,
+    /// The proof's protected header, base64url: the same for every proof of this key.
+    pub(super) header_b64: String,
+}
+
+impl std::fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DpopKey({}, [redacted])", self.alg.as_str())
+    }
+}
+
+impl DpopKey {
+    /// A fresh key pair.
+    pub fn generate(alg: DpopAlg) -> Result<Self, DpopError> {
+        let rng = SystemRandom::new();
+        let pkcs8 = match alg {
+            DpopAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng),
+            DpopAlg::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng),
+        }
+        .map_err(|_| DpopError::Crypto("could not generate a key pair"))?;
+        Self::from_pkcs8(alg, Zeroizing::new(pkcs8.as_ref().to_vec()))
+    }
+
+    /// The key as stored ([`Self::to_secret`]).
+    pub fn from_secret(secret: &DpopPrivateKey) -> Result<Self, DpopError> {
+        let (alg, b64) = secret.secret().split_once(':').ok_or(DpopError::StoredKey("no algorithm prefix"))?;
+        let alg = DpopAlg::parse(alg).ok_or(DpopError::StoredKey("unknown algorithm"))?;
+        let der = Zeroizing::new(URL_SAFE_NO_PAD.decode(b64).map_err(|_| DpopError::StoredKey("not base64url"))?);
+        Self::from_pkcs8(alg, der)
+    }
+
+    /// `<alg>:<base64url PKCS#8>`, for the credential store.
+    pub fn to_secret(&self) -> DpopPrivateKey {
+        let encoded = Zeroizing::new(URL_SAFE_NO_PAD.encode(&*self.pkcs8));
+        DpopPrivateKey::new(format!("{}:{}", self.alg.as_str(), &*encoded))
+    }
+
+    fn from_pkcs8(alg: DpopAlg, pkcs8: Zeroizing<Vec<u8>>) -> Result<Self, DpopError> {
+        let (pair, jwk) = match alg {
+            DpopAlg::Es256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &SystemRandom::new())
+                    .map_err(|_| DpopError::StoredKey("not a P-256 PKCS#8 key"))?;
+                // The uncompressed point: 0x04 || x || y (SEC 1 §2.3.3), 32 bytes each.
+                let point = pair.public_key().as_ref();
+                let (x, y) = point.get(1..33).zip(point.get(33..65)).ok_or(DpopError::Crypto("odd public key"))?;
+                let jwk = json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)});
+                (Pair::Es256(pair), jwk)
+            }
+            DpopAlg::EdDsa => {
+                let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
+                    .map_err(|_| DpopError::StoredKey("not an Ed25519 PKCS#8 key"))?;
+                let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+                (Pair::EdDsa(pair), json!({"kty": "OKP", "crv": "Ed25519", "x": x}))
+            }
+        };
+        let thumbprint = jwk_thumbprint(&jwk)?;
+        let header = json!({"typ": "dpop+jwt", "alg": alg.as_str(), "jwk": jwk});
+        let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+        Ok(Self { alg, pkcs8, pair, jwk, thumbprint, header_b64 })
+    }
+
+    pub fn alg(&self) -> DpopAlg {
+        self.alg
+    }
+
+    /// The public key as a JWK (RFC 7517), as it goes in the proof header.
+    pub fn public_jwk(&self) -> &Value {
+        &self.jwk
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint: what a bound token's `cnf.jkt` names (RFC 9449 §6.1).
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
+    }
+
+    /// A JWS signature over `input` (fixed-size r||s for ES256, RFC 7518 §3.4).
+    pub(super) fn sign(&self, input: &[u8]) -> Result<Vec<u8>, DpopError> {
+        match &self.pair {
+            Pair::Es256(pair) => pair
+                .sign(&SystemRandom::new(), input)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| DpopError::Crypto("could not sign the proof")),
+            Pair::EdDsa(pair) => Ok(pair.sign(input).as_ref().to_vec()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_key_comes_back_as_the_same_key() {
+        for alg in [DpopAlg::Es256, DpopAlg::EdDsa] {
+            let key = DpopKey::generate(alg).unwrap();
+            let secret = key.to_secret();
+            assert!(secret.secret().starts_with(&format!("{}:", alg.as_str())));
+            let back = DpopKey::from_secret(&secret).unwrap();
+            assert_eq!(back.thumbprint(), key.thumbprint());
+            assert_eq!(back.public_jwk(), key.public_jwk());
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_private_key() {
+        let key = DpopKey::generate(DpopAlg::Es256).unwrap();
+        let secret = key.to_secret();
+        let shown = format!("{key:?} {secret:?}");
+        assert_eq!(shown, "DpopKey(ES256, [redacted]) DpopPrivateKey([redacted])");
+        assert!(key.public_jwk().get("d").is_none(), "the JWK is public only");
+    }
+
+    #[test]
+    fn algorithm_choice_prefers_es256_and_names_what_the_server_wants() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(DpopAlg::choose(&list(&["RS256", "ES256", "EdDSA"])).unwrap(), DpopAlg::Es256);
+        assert_eq!(DpopAlg::choose(&list(&["EdDSA"])).unwrap(), DpopAlg::EdDsa);
+        let err = DpopAlg::choose(&list(&["RS256", "PS256"])).unwrap_err().to_string();
+        assert!(err.contains("RS256, PS256") && err.contains("ES256 or EdDSA"), "{err}");
+    }
+
+    #[test]
+    fn broken_stored_keys_are_refused_with_a_reason() {
+        for (stored, needle) in [
+            ("nonsense", "no algorithm prefix"),
+            ("RS256:AAAA", "unknown algorithm"),
+            ("ES256:!!!", "not base64url"),
+            ("ES256:AAAA", "not a P-256"),
+        ] {
+            let err = DpopKey::from_secret(&DpopPrivateKey::new(stored)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{stored}: {err}");
+        }
+    }
+}

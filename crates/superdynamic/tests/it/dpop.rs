@@ -1,0 +1,73 @@
+//! DPoP (RFC 9449) against servers that want it in ways the client cannot, or ask for it from the resource.
+
+use crate::hostile_common;
+
+use hostile_common::{Config, Hostile, Setup, options};
+use serde_json::json;
+use superdynamic::McpClient;
+use superdynamic::dpop::DpopMode;
+
+fn client(setup: &Setup, server: &Hostile, mode: DpopMode) -> McpClient {
+    let mut o = options(&setup.store);
+    o.dpop = mode;
+    McpClient::new(&server.mcp_url(), o).unwrap()
+}
+
+fn token_requests_with_proofs(server: &Hostile) -> (usize, usize) {
+    let tokens: Vec<_> = server.requests().into_iter().filter(|r| r.path == "/token").collect();
+    (tokens.len(), tokens.iter().filter(|r| r.headers.contains_key("dpop")).count())
+}
+
+#[tokio::test]
+async fn always_with_only_unsupported_algorithms_names_them() {
+    let patch = json!({"dpop_signing_alg_values_supported": ["RS256", "PS256"]});
+    let server = Hostile::start(Config { as_patch: Some(patch), ..Config::default() }).await;
+    let setup = Setup::new();
+    let err = client(&setup, &server, DpopMode::Always).list_tools().await.unwrap_err().to_string();
+    assert!(err.contains("RS256, PS256") && err.contains("ES256 or EdDSA"), "{err}");
+    assert!(err.contains("--dpop never"), "says what to do next: {err}");
+    assert_eq!(token_requests_with_proofs(&server), (0, 0), "no token request was made");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn auto_with_only_unsupported_algorithms_keeps_bearer_tokens() {
+    let patch = json!({"dpop_signing_alg_values_supported": ["RS256"]});
+    let server = Hostile::start(Config { as_patch: Some(patch), ..Config::default() }).await;
+    let setup = Setup::new();
+    client(&setup, &server, DpopMode::Auto).list_tools().await.unwrap();
+    let (requests, with_proof) = token_requests_with_proofs(&server);
+    assert!(requests > 0 && with_proof == 0, "{requests} token requests, {with_proof} with a proof");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn eddsa_is_used_where_the_server_lists_only_that() {
+    let patch = json!({"dpop_signing_alg_values_supported": ["EdDSA"]});
+    let server = Hostile::start(Config { as_patch: Some(patch), ..Config::default() }).await;
+    let setup = Setup::new();
+    client(&setup, &server, DpopMode::Auto).list_tools().await.unwrap();
+    let token = server.requests().into_iter().find(|r| r.path == "/token").unwrap();
+    let proof = token.headers.get("dpop").unwrap().to_str().unwrap().to_owned();
+    let header = proof.split('.').next().unwrap();
+    use base64::Engine;
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["jwk"]["crv"], "Ed25519");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_dpop_challenge_from_the_resource_turns_dpop_on() {
+    // The authorization server says nothing about DPoP; the MCP server's 401 asks for it.
+    let server = Hostile::start(Config::default()).await;
+    let challenge =
+        format!("DPoP algs=\"ES256\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", server.base);
+    server.configure(|c| c.www_authenticate = Some(vec![challenge]));
+    let setup = Setup::new();
+    client(&setup, &server, DpopMode::Auto).list_tools().await.unwrap();
+    let (requests, with_proof) = token_requests_with_proofs(&server);
+    assert!(requests > 0 && with_proof == requests, "{requests} token requests, {with_proof} with a proof");
+    server.stop().await;
+}
