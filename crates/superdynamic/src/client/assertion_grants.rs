@@ -139,7 +139,8 @@ impl McpClient {
             Some(secret) => ClientAuthentication::SecretBasic(secret.clone()),
         };
         let idp_name = idp.issuer.clone().unwrap_or_else(|| endpoint.clone());
-        let client = TokenClient { client_id: &idp.client_id, auth, issuer: &idp_name, send_resource: true, dpop: None };
+        let client =
+            TokenClient { client_id: &idp.client_id, auth, issuer: &idp_name, send_resource: true, dpop: None };
         let request = IdJagRequest { subject_token: &id_token, audience: issuer.as_str(), resource, scope };
         let jag = id_jag::exchange(&self.oauth_http, &endpoint, &client, request)
             .await
