@@ -38,13 +38,7 @@ done
 case "$version" in release|next|both) ;; *) echo "run.sh: --version must be release, next or both" >&2; exit 2 ;; esac
 
 # --- install (idempotent) -----------------------------------------------------
-lock_sum="$(sha256sum package.json package-lock.json | sha256sum | cut -d' ' -f1)"
-stamp="node_modules/.superdynamic-install-stamp"
-if [[ ! -x node_modules/node/bin/node || ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
-  echo ">> npm ci" >&2
-  timeout 300 npm ci --no-audit --no-fund --loglevel=error >&2
-  echo "$lock_sum" > "$stamp"
-fi
+"$here/install.sh"
 NODE="$here/node_modules/node/bin/node"
 "$NODE" --version >/dev/null
 

@@ -15,12 +15,7 @@ build=1
 [[ "${1:-}" == --no-build ]] && build=0
 
 # Install the suite (shared with run.sh).
-lock_sum="$(sha256sum package.json package-lock.json | sha256sum | cut -d' ' -f1)"
-stamp="node_modules/.superdynamic-install-stamp"
-if [[ ! -x node_modules/node/bin/node || ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
-  timeout 300 npm ci --no-audit --no-fund --loglevel=error >&2
-  echo "$lock_sum" > "$stamp"
-fi
+"$here/install.sh"
 NODE="$here/node_modules/node/bin/node"
 SUITE="$here/node_modules/conformance-next/dist/index.js"
 if [[ $build -eq 1 ]]; then
