@@ -56,10 +56,14 @@ fn sse_parse_1mib(bencher: Bencher, chunk: usize) {
 
 // ---- DPoP (RFC 9449): what each request with a DPoP-bound token adds on the client -------------------------------
 
-#[divan::bench(args = ["ES256", "EdDSA"])]
+#[divan::bench(args = ["ES256", "EdDSA", "RS256"])]
 fn dpop_proof(bencher: Bencher, alg: &str) {
     use superdynamic::dpop::{DpopAlg, DpopKey, DpopProver, NonceStore};
-    let alg = if alg == "ES256" { DpopAlg::Es256 } else { DpopAlg::EdDsa };
+    let alg = match alg {
+        "ES256" => DpopAlg::Es256,
+        "EdDSA" => DpopAlg::EdDsa,
+        _ => DpopAlg::Rs256,
+    };
     let prover = DpopProver {
         key: std::sync::Arc::new(DpopKey::generate(alg).unwrap()),
         nonces: std::sync::Arc::new(NonceStore::new()),
@@ -67,6 +71,18 @@ fn dpop_proof(bencher: Bencher, alg: &str) {
     let url = url::Url::parse("http://127.0.0.1:8000/mcp").unwrap();
     let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLXBsYWNlaG9sZGVyLXdpdGgtc29tZS1sZW5ndGg";
     bencher.bench(|| prover.proof("POST", black_box(&url), Some(black_box(token))).unwrap());
+}
+
+/// A new key: once per credential, at its first sign-in.
+#[divan::bench(args = ["ES256", "EdDSA", "RS256"], sample_count = 20)]
+fn dpop_key_generate(alg: &str) -> superdynamic::dpop::DpopKey {
+    use superdynamic::dpop::{DpopAlg, DpopKey};
+    let alg = match alg {
+        "ES256" => DpopAlg::Es256,
+        "EdDSA" => DpopAlg::EdDsa,
+        _ => DpopAlg::Rs256,
+    };
+    DpopKey::generate(black_box(alg)).unwrap()
 }
 
 /// Reading the stored key back (once per process: the client caches the parsed key).

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub legacy_sse: bool,
     /// Demand server-provided DPoP nonces (RFC 9449 §8, §9) in proofs at `/token` and `/mcp`.
     pub dpop_nonce: bool,
+    /// The DPoP proof algorithms accepted and advertised (default all: ES256, EdDSA, RS256).
+    pub dpop_algs: Vec<crate::DpopAlg>,
     /// RFC 8628 minimum polling interval for device codes (default 5 s).
     /// Enforced to the millisecond; advertised as `interval` in whole
     /// seconds, rounded up. Each `slow_down` adds 5 s for that device code.
@@ -115,6 +117,7 @@ impl Default for ServerConfig {
             no_auth: false,
             legacy_sse: false,
             dpop_nonce: false,
+            dpop_algs: crate::DpopAlg::ALL.to_vec(),
             device_poll_interval: Duration::from_secs(5),
             device_code_ttl: Duration::from_secs(600),
             allow_private_cimd_hosts: false,

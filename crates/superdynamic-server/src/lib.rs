@@ -53,6 +53,7 @@ mod tls;
 mod tools;
 
 pub use config::{Database, ServerConfig, TlsFiles, TrustedIssuerConfig};
+pub use dpop::DpopAlg;
 pub use mcp::token_check::ANONYMOUS_SUBJECT;
 pub use oauth::users::{DEFAULT_ITERATIONS, hash_password};
 pub use rate_limit::RateLimit;

@@ -73,6 +73,11 @@ struct Args {
     #[arg(long, env = "SUPERDYNAMIC_SERVER_DPOP_NONCE", value_parser = BoolishValueParser::new())]
     dpop_nonce: bool,
 
+    /// DPoP proof algorithms to accept and advertise, comma-separated (ES256, EdDSA, RS256; default all),
+    /// to test clients against servers that accept fewer.
+    #[arg(long, env = "SUPERDYNAMIC_SERVER_DPOP_ALGS", value_name = "ALGS", value_delimiter = ',', value_parser = dpop_alg)]
+    dpop_algs: Option<Vec<superdynamic_server::DpopAlg>>,
+
     /// JSON file of users who can sign in before consenting:
     /// {"users":[{"username":"alice","password_hash":"pbkdf2-sha256$…"}]}
     /// (make hashes with --hash-password). Default: one user, demo / demo.
@@ -139,6 +144,12 @@ struct Args {
     /// Public base URL of the resource server when split (default http(s)://<bind>:<resource-port>).
     #[arg(long, env = "SUPERDYNAMIC_SERVER_RESOURCE_PUBLIC_URL", requires = "resource_port")]
     resource_public_url: Option<Url>,
+}
+
+/// One `--dpop-algs` entry: a JWS name as RFC 7518 / RFC 8037 spell it.
+fn dpop_alg(name: &str) -> Result<superdynamic_server::DpopAlg, String> {
+    superdynamic_server::DpopAlg::from_name(name.trim())
+        .ok_or_else(|| format!("'{name}' is not a DPoP algorithm this server checks; use ES256, EdDSA or RS256"))
 }
 
 fn default_db_path() -> PathBuf {
@@ -226,6 +237,7 @@ async fn main() -> anyhow::Result<()> {
         no_auth: args.no_auth,
         legacy_sse: args.legacy_sse,
         dpop_nonce: args.dpop_nonce,
+        dpop_algs: args.dpop_algs.unwrap_or_else(|| superdynamic_server::DpopAlg::ALL.to_vec()),
         users_file: args.users,
         signing_key_max_age: Duration::from_secs(args.signing_key_max_age),
         allow_private_cimd_hosts: args.allow_private_cimd_hosts,

@@ -288,7 +288,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         (None, None) => None,
     };
     let workload_issuer = config.workload_issuer.as_ref().map(trusted).transpose()?;
-    let dpop = Arc::new(crate::dpop::DpopState::new(config.dpop_nonce));
+    let dpop = Arc::new(crate::dpop::DpopState::new(config.dpop_algs.clone(), config.dpop_nonce));
     let auth_state = Arc::new(OAuthState {
         issuer: issuer.clone(),
         resource: resource.clone(),

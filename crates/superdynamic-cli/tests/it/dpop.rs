@@ -130,3 +130,36 @@ async fn dpop_never_keeps_bearer_tokens() {
     env.run(&args).await.ok();
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_takes_only_eddsa_or_rs256_gets_keys_of_that_kind_that_also_refresh() {
+    use superdynamic_server::DpopAlg;
+    for alg in [DpopAlg::EdDsa, DpopAlg::Rs256] {
+        let env = Env::with(ServerConfig {
+            dpop_algs: vec![alg],
+            access_token_ttl: Duration::from_secs(2),
+            ..ServerConfig::default()
+        })
+        .await;
+        let metadata_url =
+            url::Url::parse(&env.url()).unwrap().join("/.well-known/oauth-authorization-server").unwrap();
+        superdynamic::tls::client_config(); // rustls's ring provider, for reqwest
+        let metadata: serde_json::Value = reqwest::get(metadata_url).await.unwrap().json().await.unwrap();
+        assert_eq!(metadata["dpop_signing_alg_values_supported"], serde_json::json!([alg.name()]));
+        env.run(&["login", &env.url(), "--auto-authorize"]).await.ok();
+        let before = env.stored()["credentials"][0]["tokens"].clone();
+        assert_eq!(before["token_type"], "DPoP", "{before}");
+        let key = before["dpop_key"].as_str().unwrap();
+        assert!(key.starts_with(&format!("{}:", alg.name())), "{} got a {} key", alg.name(), &key[..5]);
+        let run = call_weather(&env).await;
+        run.ok();
+        assert!(run.stdout.contains("Rome"), "{}", run.stdout);
+        // Expired: the refresh is signed with the same key and the call goes through.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        call_weather(&env).await.ok();
+        let after = env.stored()["credentials"][0]["tokens"].clone();
+        assert_ne!(after["access_token"], before["access_token"], "refreshed");
+        assert_eq!(after["dpop_key"], before["dpop_key"]);
+        env.stop().await;
+    }
+}

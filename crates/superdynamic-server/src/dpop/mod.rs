@@ -11,14 +11,12 @@ mod replay;
 mod thumbprint;
 
 pub use nonce::NonceIssuer;
-pub use proof::{ProofError, VerifiedProof};
+pub use proof::{DpopAlg, ProofError, VerifiedProof};
 pub use thumbprint::jwk_thumbprint;
 
 use axum::http::HeaderMap;
 use replay::ReplayCache;
 
-/// The proof algorithms accepted (RFC 9449 §5.1 `dpop_signing_alg_values_supported`).
-pub const SIGNING_ALGS: [&str; 2] = ["ES256", "EdDSA"];
 /// How far a proof's `iat` may be from now, either way (RFC 9449 §11.1: a short window).
 pub const IAT_WINDOW_SECS: i64 = 60;
 /// The request header with the proof (§4.1) and the response header with a nonce (§8).
@@ -27,6 +25,8 @@ pub const NONCE_HEADER: &str = "dpop-nonce";
 
 /// What checking proofs takes, shared by the token endpoint and the resource server.
 pub struct DpopState {
+    /// The proof algorithms accepted, as advertised (RFC 9449 §5.1 `dpop_signing_alg_values_supported`).
+    algs: Vec<DpopAlg>,
     replay: ReplayCache,
     /// `Some` when proofs must carry a nonce this server gave (`--dpop-nonce`).
     nonces: Option<NonceIssuer>,
@@ -42,8 +42,13 @@ pub struct Expected<'a> {
 }
 
 impl DpopState {
-    pub fn new(require_nonce: bool) -> Self {
-        Self { replay: ReplayCache::new(replay::DEFAULT_CAPACITY), nonces: require_nonce.then(NonceIssuer::new) }
+    pub fn new(algs: Vec<DpopAlg>, require_nonce: bool) -> Self {
+        Self { algs, replay: ReplayCache::new(replay::DEFAULT_CAPACITY), nonces: require_nonce.then(NonceIssuer::new) }
+    }
+
+    /// The accepted algorithms' names, for metadata and `algs` in challenges (RFC 9449 §5.1, §7.1).
+    pub fn alg_names(&self) -> Vec<&'static str> {
+        self.algs.iter().map(|a| a.name()).collect()
     }
 
     /// The nonce to hand out now, when nonces are required.
@@ -65,7 +70,7 @@ impl DpopState {
             return Err(ProofError::Multiple);
         }
         let proof = value.to_str().map_err(|_| ProofError::Malformed("the DPoP header is not ASCII"))?;
-        let verified = proof::verify(proof, expected, now)?;
+        let verified = proof::verify(proof, &self.algs, expected, now)?;
         if let Some(nonces) = &self.nonces
             && !verified.nonce.as_deref().is_some_and(|n| nonces.accepts(n, now))
         {
@@ -101,7 +106,7 @@ mod tests {
 
     #[test]
     fn no_proof_is_for_the_caller_to_judge_and_two_are_refused() {
-        let state = DpopState::new(false);
+        let state = DpopState::new(DpopAlg::ALL.to_vec(), false);
         let now = crate::storage::now();
         assert!(state.check(&HeaderMap::new(), &expected(), now).unwrap().is_none());
         let key = TestKey::es256();
@@ -111,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_replayed_proof_is_refused() {
-        let state = DpopState::new(false);
+        let state = DpopState::new(DpopAlg::ALL.to_vec(), false);
         let now = crate::storage::now();
         let proof = TestKey::es256().proof("POST", URL, None, None, now);
         assert!(state.check(&headers(&[&proof]), &expected(), now).unwrap().is_some());
@@ -120,7 +125,7 @@ mod tests {
 
     #[test]
     fn with_nonces_required_only_the_current_nonce_passes() {
-        let state = DpopState::new(true);
+        let state = DpopState::new(DpopAlg::ALL.to_vec(), true);
         let now = crate::storage::now();
         let key = TestKey::es256();
         let without = key.proof("POST", URL, None, None, now);
@@ -130,6 +135,6 @@ mod tests {
         let nonce = state.current_nonce(now).unwrap();
         let with = key.proof("POST", URL, None, Some(&nonce), now);
         assert!(state.check(&headers(&[&with]), &expected(), now).unwrap().is_some());
-        assert_eq!(DpopState::new(false).current_nonce(now), None);
+        assert_eq!(DpopState::new(DpopAlg::ALL.to_vec(), false).current_nonce(now), None);
     }
 }

@@ -3,12 +3,40 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{ECDSA_P256_SHA256_FIXED, ED25519, UnparsedPublicKey};
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Expected, IAT_WINDOW_SECS, jwk_thumbprint};
+
+/// A proof algorithm this server can check (RFC 9449 §5.1 `dpop_signing_alg_values_supported`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopAlg {
+    Es256,
+    EdDsa,
+    Rs256,
+}
+
+impl DpopAlg {
+    pub const ALL: [DpopAlg; 3] = [DpopAlg::Es256, DpopAlg::EdDsa, DpopAlg::Rs256];
+
+    /// The JWS `alg` name (RFC 7518 §3.1, RFC 8037 §3.1).
+    pub fn name(self) -> &'static str {
+        match self {
+            DpopAlg::Es256 => "ES256",
+            DpopAlg::EdDsa => "EdDSA",
+            DpopAlg::Rs256 => "RS256",
+        }
+    }
+
+    /// Exactly the JWS name: `alg` is case-sensitive (RFC 7515 §4.1.1).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
 
 /// A proof that held: the key's thumbprint (what `cnf.jkt` names) and what the caller still needs.
 #[derive(Debug)]
@@ -29,8 +57,8 @@ pub enum ProofError {
     Malformed(&'static str),
     #[error("the DPoP proof's typ must be dpop+jwt")]
     WrongType,
-    #[error("the DPoP proof's alg must be ES256 or EdDSA")]
-    UnsupportedAlg,
+    #[error("the DPoP proof's alg must be one of {0}")]
+    UnsupportedAlg(String),
     #[error("the DPoP proof's jwk is not a usable public key: {0}")]
     BadJwk(&'static str),
     #[error("the DPoP proof's signature does not verify")]
@@ -81,7 +109,8 @@ fn bare_uri(uri: &str) -> Option<String> {
     Some(url.to_string())
 }
 
-pub fn verify(proof: &str, expected: &Expected<'_>, now: i64) -> Result<VerifiedProof, ProofError> {
+/// Checks `proof` (RFC 9449 §4.3) signed with one of `algs`.
+pub fn verify(proof: &str, algs: &[DpopAlg], expected: &Expected<'_>, now: i64) -> Result<VerifiedProof, ProofError> {
     let mut parts = proof.split('.');
     let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(ProofError::Malformed("not a compact JWS"));
@@ -102,11 +131,14 @@ pub fn verify(proof: &str, expected: &Expected<'_>, now: i64) -> Result<Verified
     };
     let signature = URL_SAFE_NO_PAD.decode(s).map_err(|_| ProofError::Malformed("the signature is not base64url"))?;
     let signed = &proof[..h.len() + 1 + c.len()];
-    match header.alg.as_str() {
-        "ES256" => {
-            if jwk.get("kty").and_then(Value::as_str) != Some("EC")
-                || jwk.get("crv").and_then(Value::as_str) != Some("P-256")
-            {
+    // RFC 9449 §4.3 step 5: never `none` or a symmetric algorithm; only those this server was told to accept.
+    let alg = DpopAlg::from_name(&header.alg)
+        .filter(|a| algs.contains(a))
+        .ok_or_else(|| ProofError::UnsupportedAlg(algs.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")))?;
+    let kty = jwk.get("kty").and_then(Value::as_str);
+    match alg {
+        DpopAlg::Es256 => {
+            if kty != Some("EC") || jwk.get("crv").and_then(Value::as_str) != Some("P-256") {
                 return Err(ProofError::BadJwk("ES256 needs an EC P-256 key"));
             }
             let point = [vec![4u8], member("x")?, member("y")?].concat();
@@ -114,18 +146,23 @@ pub fn verify(proof: &str, expected: &Expected<'_>, now: i64) -> Result<Verified
                 .verify(signed.as_bytes(), &signature)
                 .map_err(|_| ProofError::BadSignature)?;
         }
-        "EdDSA" => {
-            if jwk.get("kty").and_then(Value::as_str) != Some("OKP")
-                || jwk.get("crv").and_then(Value::as_str) != Some("Ed25519")
-            {
+        DpopAlg::EdDsa => {
+            if kty != Some("OKP") || jwk.get("crv").and_then(Value::as_str) != Some("Ed25519") {
                 return Err(ProofError::BadJwk("EdDSA needs an OKP Ed25519 key"));
             }
             UnparsedPublicKey::new(&ED25519, member("x")?)
                 .verify(signed.as_bytes(), &signature)
                 .map_err(|_| ProofError::BadSignature)?;
         }
-        // RFC 9449 §4.3 step 5: never `none` or a symmetric algorithm; others are not offered here.
-        _ => return Err(ProofError::UnsupportedAlg),
+        DpopAlg::Rs256 => {
+            if kty != Some("RSA") {
+                return Err(ProofError::BadJwk("RS256 needs an RSA key"));
+            }
+            // ring refuses moduli under 2048 bits (RFC 7518 §3.3) and public exponents below 3.
+            RsaPublicKeyComponents { n: member("n")?, e: member("e")? }
+                .verify(&RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature)
+                .map_err(|_| ProofError::BadSignature)?;
+        }
     }
     let claims: Claims = decode(c, "the claims are not base64url JSON")?;
     let jti = claims.jti.filter(|j| !j.is_empty()).ok_or(ProofError::Malformed("no jti"))?;
@@ -150,17 +187,20 @@ pub fn verify(proof: &str, expected: &Expected<'_>, now: i64) -> Result<Verified
     Ok(VerifiedProof { jkt, jti, nonce: claims.nonce })
 }
 
-/// Proofs for tests (here and in the resource server's): ES256 or Ed25519, with any header and claims.
+/// Proofs for tests (here and in the resource server's): ES256, Ed25519 or RS256, with any header and claims.
 #[cfg(test)]
 pub mod testing {
     use super::*;
     use ring::rand::SystemRandom;
-    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+    use ring::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    };
     use serde_json::json;
 
     pub enum TestKey {
         Ec(EcdsaKeyPair),
         Ed(Ed25519KeyPair),
+        Rsa(RsaKeyPair),
     }
 
     impl TestKey {
@@ -175,10 +215,17 @@ pub mod testing {
             Self::Ed(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
         }
 
+        pub fn rsa() -> Self {
+            use rsa::pkcs8::EncodePrivateKey;
+            let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+            Self::Rsa(RsaKeyPair::from_pkcs8(key.to_pkcs8_der().unwrap().as_bytes()).unwrap())
+        }
+
         pub fn alg(&self) -> &'static str {
             match self {
                 Self::Ec(_) => "ES256",
                 Self::Ed(_) => "EdDSA",
+                Self::Rsa(_) => "RS256",
             }
         }
 
@@ -189,6 +236,10 @@ pub mod testing {
                     json!({"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(&p[1..33]), "y": URL_SAFE_NO_PAD.encode(&p[33..65])})
                 }
                 Self::Ed(k) => json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(k.public_key())}),
+                Self::Rsa(k) => {
+                    let p = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(k.public());
+                    json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&p.n), "e": URL_SAFE_NO_PAD.encode(&p.e)})
+                }
             }
         }
 
@@ -206,6 +257,11 @@ pub mod testing {
             let sig = match self {
                 Self::Ec(k) => k.sign(&SystemRandom::new(), input.as_bytes()).unwrap().as_ref().to_vec(),
                 Self::Ed(k) => k.sign(input.as_bytes()).as_ref().to_vec(),
+                Self::Rsa(k) => {
+                    let mut sig = vec![0u8; k.public().modulus_len()];
+                    k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig).unwrap();
+                    sig
+                }
             };
             format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
         }
@@ -247,13 +303,17 @@ mod tests {
         Expected { method: "POST", url: URL, access_token: token }
     }
 
+    fn verify(proof: &str, expected: &Expected<'_>, now: i64) -> Result<VerifiedProof, ProofError> {
+        super::verify(proof, &DpopAlg::ALL, expected, now)
+    }
+
     fn claims() -> Value {
         json!({"jti": "j1", "htm": "POST", "htu": URL, "iat": NOW})
     }
 
     #[test]
-    fn valid_proofs_of_both_algorithms_give_the_key_thumbprint() {
-        for key in [TestKey::es256(), TestKey::ed25519()] {
+    fn valid_proofs_of_every_algorithm_give_the_key_thumbprint() {
+        for key in [TestKey::es256(), TestKey::ed25519(), TestKey::rsa()] {
             let proof = key.proof("POST", "https://server.example.com/token?ignored=1", Some("tok"), Some("n"), NOW);
             let ok = verify(&proof, &expected(Some("tok")), NOW + 5).unwrap();
             assert_eq!(ok.jkt, key.jkt());
@@ -274,10 +334,17 @@ mod tests {
         cases.push((key.sign(&typ, &claims()), ProofError::WrongType));
         let mut hs = h.clone();
         hs["alg"] = json!("HS256");
-        cases.push((key.sign(&hs, &claims()), ProofError::UnsupportedAlg));
+        let unsupported = || ProofError::UnsupportedAlg("ES256, EdDSA, RS256".into());
+        cases.push((key.sign(&hs, &claims()), unsupported()));
         let mut none = h.clone();
         none["alg"] = json!("none");
-        cases.push((key.sign(&none, &claims()), ProofError::UnsupportedAlg));
+        cases.push((key.sign(&none, &claims()), unsupported()));
+        let mut lower = h.clone();
+        lower["alg"] = json!("es256");
+        cases.push((key.sign(&lower, &claims()), unsupported()));
+        let mut ec_as_rsa = h.clone();
+        ec_as_rsa["alg"] = json!("RS256");
+        cases.push((key.sign(&ec_as_rsa, &claims()), ProofError::BadJwk("RS256 needs an RSA key")));
         let mut nojwk = h.clone();
         nojwk.as_object_mut().unwrap().remove("jwk");
         cases.push((key.sign(&nojwk, &claims()), ProofError::BadJwk("missing")));
@@ -317,6 +384,53 @@ mod tests {
             URL_SAFE_NO_PAD.encode(json!({"jti": "j1", "htm": "POST", "htu": URL, "iat": NOW + 1}).to_string());
         parts[1] = &forged;
         assert_eq!(verify(&parts.join("."), &expected(None), NOW).unwrap_err(), ProofError::BadSignature);
+    }
+
+    #[test]
+    fn only_the_configured_algorithms_are_accepted() {
+        let rsa = TestKey::rsa();
+        let proof = rsa.proof("POST", URL, None, None, NOW);
+        let only_ec = [DpopAlg::Es256];
+        assert_eq!(
+            super::verify(&proof, &only_ec, &expected(None), NOW).unwrap_err(),
+            ProofError::UnsupportedAlg("ES256".into())
+        );
+        assert!(super::verify(&proof, &[DpopAlg::Rs256], &expected(None), NOW).is_ok());
+        let ec = TestKey::es256().proof("POST", URL, None, None, NOW);
+        assert_eq!(
+            super::verify(&ec, &[DpopAlg::Rs256], &expected(None), NOW).unwrap_err(),
+            ProofError::UnsupportedAlg("RS256".into())
+        );
+    }
+
+    /// A proof signed by the rsa crate (which, unlike ring, signs with keys under 2048 bits).
+    fn rsa_crate_proof(bits: usize) -> String {
+        use rsa::traits::PublicKeyParts;
+        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits).unwrap();
+        let b64 = |v: Vec<u8>| URL_SAFE_NO_PAD.encode(v);
+        let jwk = json!({"kty": "RSA", "n": b64(key.n().to_bytes_be()), "e": b64(key.e().to_bytes_be())});
+        let header = json!({"typ": "dpop+jwt", "alg": "RS256", "jwk": jwk});
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims().to_string()));
+        // PKCS#1 v1.5 over SHA-256's DigestInfo (RFC 8017 §9.2 note 1).
+        const SHA256_PREFIX: [u8; 19] = [
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+            0x20,
+        ];
+        let digest_info = [&SHA256_PREFIX[..], &Sha256::digest(input.as_bytes())].concat();
+        let sig = key.sign(rsa::Pkcs1v15Sign::new_unprefixed(), &digest_info).unwrap();
+        format!("{input}.{}", b64(sig))
+    }
+
+    #[test]
+    fn short_rsa_keys_and_forged_rsa_signatures_are_refused() {
+        assert!(verify(&rsa_crate_proof(2048), &expected(None), NOW).is_ok(), "the construction is sound");
+        // RFC 7518 §3.3: 2048 bits at least.
+        assert_eq!(verify(&rsa_crate_proof(1024), &expected(None), NOW).unwrap_err(), ProofError::BadSignature);
+        let key = TestKey::rsa();
+        let other = TestKey::rsa();
+        let forged = other.sign(&key.header(), &claims());
+        assert_eq!(verify(&forged, &expected(None), NOW).unwrap_err(), ProofError::BadSignature);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::dpop::{DpopState, ProofError, SIGNING_ALGS};
+use crate::dpop::{DpopState, ProofError};
 use crate::mcp::verified_tokens::VerifiedTokens;
 use crate::oauth::jwt::{AccessClaims, TokenVerifier};
 use crate::oauth::revoked::RevokedAccessTokens;
@@ -140,7 +140,7 @@ impl Rejection {
                 "invalid_token",
                 Some(format!(
                     r#"DPoP error="invalid_token", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
-                    algs = SIGNING_ALGS.join(" ")
+                    algs = rs.dpop.alg_names().join(" ")
                 )),
             ),
             Self::UnboundTokenAsDpop => (
@@ -155,7 +155,7 @@ impl Rejection {
                 "invalid_dpop_proof",
                 Some(format!(
                     r#"DPoP error="invalid_dpop_proof", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
-                    algs = SIGNING_ALGS.join(" ")
+                    algs = rs.dpop.alg_names().join(" ")
                 )),
             ),
             Self::UseDpopNonce { .. } => (
@@ -163,7 +163,7 @@ impl Rejection {
                 "use_dpop_nonce",
                 Some(format!(
                     r#"DPoP error="use_dpop_nonce", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
-                    algs = SIGNING_ALGS.join(" ")
+                    algs = rs.dpop.alg_names().join(" ")
                 )),
             ),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", None),
@@ -350,7 +350,7 @@ mod tests {
                 format!("{ISSUER}/.well-known/oauth-protected-resource/mcp"),
                 verifier,
                 revoked,
-                Arc::new(DpopState::new(require_nonce)),
+                Arc::new(DpopState::new(crate::dpop::DpopAlg::ALL.to_vec(), require_nonce)),
             );
             Setup { rs, key }
         }
@@ -410,7 +410,7 @@ mod tests {
             let (status, challenge, _) = refusal(s.call("POST", &format!("Bearer {token}"), None));
             assert_eq!(status, 401);
             assert!(challenge.starts_with(r#"DPoP error="invalid_token""#), "{challenge}");
-            assert!(challenge.contains(r#"algs="ES256 EdDSA""#), "{challenge}");
+            assert!(challenge.contains(r#"algs="ES256 EdDSA RS256""#), "{challenge}");
             assert!(challenge.contains("send it with Authorization: DPoP"), "{challenge}");
         }
 

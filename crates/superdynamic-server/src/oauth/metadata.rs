@@ -51,7 +51,7 @@ pub async fn authorization_server(State(state): State<Arc<OAuthState>>) -> Json<
         // RFC 9207 §3: we send `iss` on every authorization response.
         "authorization_response_iss_parameter_supported": true,
         // RFC 9449 §5.1: DPoP-bound tokens for clients that send proofs.
-        "dpop_signing_alg_values_supported": crate::dpop::SIGNING_ALGS,
+        "dpop_signing_alg_values_supported": state.dpop.alg_names(),
         // RFC 8707 is honoured at /authorize and /token.
         "resource_indicators_supported": true,
         // OIDC Discovery requires these three; we issue no ID tokens, but the

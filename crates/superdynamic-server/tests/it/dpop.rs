@@ -11,7 +11,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use superdynamic_server::ServerConfig;
+use superdynamic_server::{DpopAlg, ServerConfig, start};
 
 /// A client's DPoP key, written here independently of both the client library and the server.
 struct Key(EcdsaKeyPair);
@@ -77,7 +77,7 @@ async fn a_valid_proof_gets_a_bound_token_and_a_bad_one_leaves_the_code_unspent(
     let http = http();
     let metadata: Value =
         http.get(url(&server, "/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(metadata["dpop_signing_alg_values_supported"], json!(["ES256", "EdDSA"]));
+    assert_eq!(metadata["dpop_signing_alg_values_supported"], json!(["ES256", "EdDSA", "RS256"]));
 
     let client = register_public(&http, &server).await;
     let p = pkce("dpop-1");
@@ -198,4 +198,30 @@ async fn with_nonces_required_the_token_endpoint_hands_one_out_before_spending_t
     let resp = token_with_proof(&http, &server, Some(&retry), &form).await;
     assert_eq!(resp.status(), StatusCode::OK, "the code was not spent by the challenged attempt");
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_accepted_algorithms_are_configurable_and_advertised() {
+    let server = start(ServerConfig { dpop_algs: vec![DpopAlg::Rs256], ..test_config(false) }).await.unwrap();
+    let metadata: Value = http()
+        .get(format!("{}/.well-known/oauth-authorization-server", server.issuer()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["dpop_signing_alg_values_supported"], json!(["RS256"]));
+    server.shutdown().await;
+}
+
+#[test]
+fn the_binary_names_the_algorithms_it_can_check() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_superdynamic-server"))
+        .args(["--dpop-algs", "ES256,PS256", "--port", "0", "--db", ":memory:"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'PS256' is not a DPoP algorithm") && stderr.contains("ES256, EdDSA or RS256"), "{stderr}");
 }

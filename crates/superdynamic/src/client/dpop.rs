@@ -23,9 +23,10 @@ impl McpClient {
         if mode == DpopMode::Never || self.bearer_only.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let offered = metadata.dpop_signing_alg_values_supported.as_deref().filter(|a| !a.is_empty());
+        let resource_algs = self.resource_dpop_algs.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
+        let offered = offered_algs(metadata.dpop_signing_alg_values_supported.as_deref(), resource_algs.as_deref());
         let demanded = mode == DpopMode::Always || self.resource_wants_dpop.load(Ordering::Relaxed);
-        let alg = match (offered, demanded) {
+        let alg = match (offered.as_deref(), demanded) {
             (Some(algs), true) => DpopAlg::choose(algs).map_err(TokenError::from)?,
             (Some(algs), false) => match DpopAlg::choose(algs) {
                 Ok(alg) => alg,
@@ -75,8 +76,12 @@ impl McpClient {
 
     /// The resource answered with a `DPoP` challenge: the next sign-in binds its tokens (mode auto).
     pub(super) fn note_dpop_challenge(&self, www_authenticate: &[String]) {
-        if crate::dpop::dpop_challenge(www_authenticate).is_some() {
+        if let Some(challenge) = crate::dpop::dpop_challenge(www_authenticate) {
             self.resource_wants_dpop.store(true, Ordering::Relaxed);
+            if let Some(algs) = challenge.param("algs") {
+                let algs = algs.split_ascii_whitespace().map(str::to_owned).collect();
+                *self.resource_dpop_algs.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(algs);
+            }
         }
     }
 
@@ -91,5 +96,48 @@ impl McpClient {
         let key = Arc::new(DpopKey::from_secret(secret).map_err(TokenError::from)?);
         *cache = Some((secret.clone(), key.clone()));
         Ok(DpopProver { key, nonces: self.dpop_nonces.clone() })
+    }
+}
+
+/// The algorithms a new key may use. One key signs the token requests (the authorization server's list,
+/// RFC 9449 §5.1) and the MCP requests (the resource's challenge `algs`, §7.1): those both accept when there
+/// are any, else the authorization server's (its refusal would end the sign-in), else the resource's.
+fn offered_algs(authorization_server: Option<&[String]>, resource: Option<&[String]>) -> Option<Vec<String>> {
+    let authorization_server = authorization_server.filter(|a| !a.is_empty());
+    let resource = resource.filter(|r| !r.is_empty());
+    match (authorization_server, resource) {
+        (Some(a), Some(r)) => {
+            let both: Vec<String> = a.iter().filter(|alg| r.contains(alg)).cloned().collect();
+            Some(if both.is_empty() { a.to_vec() } else { both })
+        }
+        (Some(list), None) | (None, Some(list)) => Some(list.to_vec()),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_key_algorithm_suits_both_servers_when_it_can() {
+        let choose = |a: Option<&[&str]>, r: Option<&[&str]>| {
+            let (a, r) = (a.map(list), r.map(list));
+            offered_algs(a.as_deref(), r.as_deref()).map(|o| DpopAlg::choose(&o).map(DpopAlg::as_str))
+        };
+        // The resource takes only RS256: ES256 would sign in, then fail at every MCP request.
+        assert_eq!(choose(Some(&["ES256", "RS256"]), Some(&["RS256"])).unwrap().unwrap(), "RS256");
+        assert_eq!(choose(Some(&["ES256", "EdDSA"]), Some(&["EdDSA", "ES256"])).unwrap().unwrap(), "ES256");
+        // No overlap: the authorization server's list decides.
+        assert_eq!(choose(Some(&["EdDSA"]), Some(&["RS256"])).unwrap().unwrap(), "EdDSA");
+        // Only the resource named its algorithms.
+        assert_eq!(choose(None, Some(&["RS256"])).unwrap().unwrap(), "RS256");
+        assert_eq!(choose(Some(&[]), Some(&["EdDSA"])).unwrap().unwrap(), "EdDSA");
+        assert!(choose(None, Some(&["PS256"])).unwrap().is_err());
+        assert!(choose(None, None).is_none());
     }
 }

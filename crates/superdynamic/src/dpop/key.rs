@@ -1,5 +1,5 @@
 //! The DPoP key of one credential (RFC 9449 §4): generated here, stored as a secret string, never logged.
-//! ES256 (P-256) by default, Ed25519 (`EdDSA`) when that is all the server accepts.
+//! ES256 (P-256) by default; Ed25519 (`EdDSA`), then 2048-bit RSA (`RS256`), when the server accepts only those.
 
 use super::DpopError;
 use super::thumbprint::jwk_thumbprint;
@@ -7,17 +7,25 @@ use crate::secret::DpopPrivateKey;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    RsaPublicKeyComponents,
+};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 /// The JWS algorithms this client signs proofs with, in order of preference.
-pub const SUPPORTED_ALGS: [&str; 2] = ["ES256", "EdDSA"];
+/// RS256 is last: its keys take ~150 ms to make and its proofs ~25 times as long to sign (`bench/micro`).
+pub const SUPPORTED_ALGS: [&str; 3] = ["ES256", "EdDSA", "RS256"];
+
+/// RSA modulus size: RFC 7518 §3.3 requires at least 2048 bits; ring signs with 2048 to 8192.
+const RSA_BITS: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DpopAlg {
     Es256,
     EdDsa,
+    Rs256,
 }
 
 impl DpopAlg {
@@ -25,6 +33,7 @@ impl DpopAlg {
         match self {
             DpopAlg::Es256 => "ES256",
             DpopAlg::EdDsa => "EdDSA",
+            DpopAlg::Rs256 => "RS256",
         }
     }
 
@@ -32,12 +41,14 @@ impl DpopAlg {
         match name {
             "ES256" => Some(DpopAlg::Es256),
             "EdDSA" | "Ed25519" => Some(DpopAlg::EdDsa),
+            "RS256" => Some(DpopAlg::Rs256),
             _ => None,
         }
     }
 
     /// The algorithm to use with a server that accepts `offered` (RFC 9449 §5.1
-    /// `dpop_signing_alg_values_supported`): ES256 when listed, else EdDSA; an error naming the list otherwise.
+    /// `dpop_signing_alg_values_supported`): the first of [`SUPPORTED_ALGS`] it lists; an error naming the
+    /// list otherwise.
     pub fn choose(offered: &[String]) -> Result<Self, DpopError> {
         SUPPORTED_ALGS
             .iter()
@@ -50,6 +61,7 @@ impl DpopAlg {
 enum Pair {
     Es256(EcdsaKeyPair),
     EdDsa(Ed25519KeyPair),
+    Rs256(RsaKeyPair),
 }
 
 /// A DPoP signing key with its public JWK and thumbprint precomputed (they go into every proof).
@@ -76,6 +88,7 @@ impl DpopKey {
         let pkcs8 = match alg {
             DpopAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng),
             DpopAlg::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng),
+            DpopAlg::Rs256 => return Self::from_pkcs8(alg, generate_rsa_pkcs8()?),
         }
         .map_err(|_| DpopError::Crypto("could not generate a key pair"))?;
         Self::from_pkcs8(alg, Zeroizing::new(pkcs8.as_ref().to_vec()))
@@ -112,6 +125,12 @@ impl DpopKey {
                 let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
                 (Pair::EdDsa(pair), json!({"kty": "OKP", "crv": "Ed25519", "x": x}))
             }
+            DpopAlg::Rs256 => {
+                let pair = RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| DpopError::StoredKey("not an RSA PKCS#8 key"))?;
+                let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                let jwk = json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(&public.n), "e": URL_SAFE_NO_PAD.encode(&public.e)});
+                (Pair::Rs256(pair), jwk)
+            }
         };
         let thumbprint = jwk_thumbprint(&jwk)?;
         let header = json!({"typ": "dpop+jwt", "alg": alg.as_str(), "jwk": jwk});
@@ -133,7 +152,7 @@ impl DpopKey {
         &self.thumbprint
     }
 
-    /// A JWS signature over `input` (fixed-size r||s for ES256, RFC 7518 §3.4).
+    /// A JWS signature over `input` (fixed-size r||s for ES256, RFC 7518 §3.4; PKCS#1 v1.5 for RS256, §3.3).
     pub(super) fn sign(&self, input: &[u8]) -> Result<Vec<u8>, DpopError> {
         match &self.pair {
             Pair::Es256(pair) => pair
@@ -141,8 +160,23 @@ impl DpopKey {
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| DpopError::Crypto("could not sign the proof")),
             Pair::EdDsa(pair) => Ok(pair.sign(input).as_ref().to_vec()),
+            Pair::Rs256(pair) => {
+                let mut signature = vec![0u8; pair.public().modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input, &mut signature)
+                    .map_err(|_| DpopError::Crypto("could not sign the proof"))?;
+                Ok(signature)
+            }
         }
     }
+}
+
+/// A new 2048-bit RSA key (e = 65537) as PKCS#8 DER, the form ring loads.
+fn generate_rsa_pkcs8() -> Result<Zeroizing<Vec<u8>>, DpopError> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, RSA_BITS)
+        .map_err(|_| DpopError::Crypto("could not generate an RSA key"))?;
+    let der = key.to_pkcs8_der().map_err(|_| DpopError::Crypto("could not encode the RSA key"))?;
+    Ok(Zeroizing::new(der.as_bytes().to_vec()))
 }
 
 #[cfg(test)]
@@ -151,7 +185,7 @@ mod tests {
 
     #[test]
     fn a_stored_key_comes_back_as_the_same_key() {
-        for alg in [DpopAlg::Es256, DpopAlg::EdDsa] {
+        for alg in [DpopAlg::Es256, DpopAlg::EdDsa, DpopAlg::Rs256] {
             let key = DpopKey::generate(alg).unwrap();
             let secret = key.to_secret();
             assert!(secret.secret().starts_with(&format!("{}:", alg.as_str())));
@@ -159,6 +193,17 @@ mod tests {
             assert_eq!(back.thumbprint(), key.thumbprint());
             assert_eq!(back.public_jwk(), key.public_jwk());
         }
+    }
+
+    #[test]
+    fn rsa_keys_are_2048_bits_with_the_usual_exponent() {
+        let key = DpopKey::generate(DpopAlg::Rs256).unwrap();
+        let jwk = key.public_jwk();
+        assert_eq!(jwk["kty"], "RSA");
+        assert_eq!(jwk["e"], "AQAB");
+        let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
+        assert_eq!(n.len() * 8, 2048);
+        assert_eq!(format!("{key:?}"), "DpopKey(RS256, [redacted])");
     }
 
     #[test]
@@ -174,18 +219,20 @@ mod tests {
     fn algorithm_choice_prefers_es256_and_names_what_the_server_wants() {
         let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(DpopAlg::choose(&list(&["RS256", "ES256", "EdDSA"])).unwrap(), DpopAlg::Es256);
-        assert_eq!(DpopAlg::choose(&list(&["EdDSA"])).unwrap(), DpopAlg::EdDsa);
-        let err = DpopAlg::choose(&list(&["RS256", "PS256"])).unwrap_err().to_string();
-        assert!(err.contains("RS256, PS256") && err.contains("ES256 or EdDSA"), "{err}");
+        assert_eq!(DpopAlg::choose(&list(&["RS256", "EdDSA"])).unwrap(), DpopAlg::EdDsa);
+        assert_eq!(DpopAlg::choose(&list(&["PS256", "RS256"])).unwrap(), DpopAlg::Rs256);
+        let err = DpopAlg::choose(&list(&["PS256", "ES384"])).unwrap_err().to_string();
+        assert!(err.contains("PS256, ES384") && err.contains("ES256, EdDSA or RS256"), "{err}");
     }
 
     #[test]
     fn broken_stored_keys_are_refused_with_a_reason() {
         for (stored, needle) in [
             ("nonsense", "no algorithm prefix"),
-            ("RS256:AAAA", "unknown algorithm"),
+            ("PS256:AAAA", "unknown algorithm"),
             ("ES256:!!!", "not base64url"),
             ("ES256:AAAA", "not a P-256"),
+            ("RS256:AAAA", "not an RSA"),
         ] {
             let err = DpopKey::from_secret(&DpopPrivateKey::new(stored)).unwrap_err().to_string();
             assert!(err.contains(needle), "{stored}: {err}");

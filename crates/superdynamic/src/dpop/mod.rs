@@ -40,8 +40,8 @@ pub enum DpopMode {
 #[derive(Debug, thiserror::Error)]
 pub enum DpopError {
     #[error(
-        "the server wants DPoP proofs signed with {offered}, but superdynamic signs them with ES256 or EdDSA only; \
-         ask the server's operator to allow ES256, or pass --dpop never if the server also accepts Bearer tokens"
+        "the server wants DPoP proofs signed with {offered}, but superdynamic signs them with ES256, EdDSA or RS256 \
+         only; ask the server's operator to allow ES256, or pass --dpop never if the server also accepts Bearer tokens"
     )]
     UnsupportedAlgorithms { offered: String },
     #[error("the stored DPoP key is unusable ({0}); sign in again with `superdynamic login`")]

@@ -68,7 +68,9 @@ pub fn build_proof(key: &DpopKey, request: &ProofRequest<'_>) -> Result<String, 
 mod tests {
     use super::*;
     use crate::dpop::key::DpopAlg;
-    use ring::signature::{ECDSA_P256_SHA256_FIXED, ED25519, UnparsedPublicKey};
+    use ring::signature::{
+        ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
+    };
     use serde_json::Value;
 
     fn decode(part: &str) -> Value {
@@ -86,6 +88,9 @@ mod tests {
                 UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(input.as_bytes(), &sig).unwrap();
             }
             DpopAlg::EdDsa => UnparsedPublicKey::new(&ED25519, b("x")).verify(input.as_bytes(), &sig).unwrap(),
+            DpopAlg::Rs256 => RsaPublicKeyComponents { n: b("n"), e: b("e") }
+                .verify(&RSA_PKCS1_2048_8192_SHA256, input.as_bytes(), &sig)
+                .unwrap(),
         }
     }
 
@@ -97,7 +102,7 @@ mod tests {
 
     #[test]
     fn proofs_have_the_rfc9449_shape_and_verify() {
-        for alg in [DpopAlg::Es256, DpopAlg::EdDsa] {
+        for alg in [DpopAlg::Es256, DpopAlg::EdDsa, DpopAlg::Rs256] {
             let key = DpopKey::generate(alg).unwrap();
             let url = Url::parse("https://resource.example.org/protectedresource?x=1#frag").unwrap();
             let request = ProofRequest {
