@@ -345,6 +345,11 @@ mod tests {
         let mut ec_as_rsa = h.clone();
         ec_as_rsa["alg"] = json!("RS256");
         cases.push((key.sign(&ec_as_rsa, &claims()), ProofError::BadJwk("RS256 needs an RSA key")));
+        let mut rsa_without_n = h.clone();
+        rsa_without_n["alg"] = json!("RS256");
+        rsa_without_n["jwk"] = json!({"kty": "RSA", "e": "AQAB"});
+        let missing = ProofError::BadJwk("a required member is missing or not base64url");
+        cases.push((key.sign(&rsa_without_n, &claims()), missing));
         let mut nojwk = h.clone();
         nojwk.as_object_mut().unwrap().remove("jwk");
         cases.push((key.sign(&nojwk, &claims()), ProofError::BadJwk("missing")));
