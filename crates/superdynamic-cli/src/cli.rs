@@ -252,14 +252,14 @@ pub enum Command {
     /// `superdynamic proxy URL`; prints it unless --write.
     Setup(SetupArgs),
     /// Carry over sign-ins another client keeps: superdynamic import mcp-remote URL...
-    Import(crate::import::Args),
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
     /// The MCP host whose config to write.
     #[arg(value_enum)]
-    pub host: crate::setup::Host,
+    pub host: crate::setup::hosts::Host,
     /// The remote MCP server URL (with --from-mcp-remote: rewrite only the entries for this URL).
     pub url: Option<String>,
     /// The entry's name in the host's config [default: from the URL's host, e.g. mcp-example-com].
@@ -358,4 +358,44 @@ pub struct CallArgs {
     /// Tool arguments as a JSON object.
     #[arg(long, default_value = "{}")]
     pub args: String,
+}
+
+/// `superdynamic import`: where sign-ins made by other tools are read from (`crate::import`).
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: ImportSource,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportSource {
+    /// Sign-ins kept by mcp-remote (npm), from $MCP_REMOTE_CONFIG_DIR or ~/.mcp-auth; its files are only read.
+    McpRemote(ImportMcpRemoteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportMcpRemoteArgs {
+    /// The server URLs, exactly as given to mcp-remote (its file names are derived from the text).
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+    /// Take the servers from an MCP host's JSON configuration: its mcp-remote entries, with their --header and
+    /// --resource arguments.
+    #[arg(long, value_name = "PATH")]
+    pub from_config: Option<PathBuf>,
+    /// mcp-remote's directory [default: $MCP_REMOTE_CONFIG_DIR, else ~/.mcp-auth]
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// A --header NAME:VALUE the URLs were given to mcp-remote with (as written, ${VAR} unexpanded): mcp-remote
+    /// names its files after them too. Repeatable.
+    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
+    pub headers: Vec<String>,
+    /// The --resource the URLs were given to mcp-remote with.
+    #[arg(long, value_name = "URI")]
+    pub resource: Option<String>,
+    /// Replace credentials already stored for a server.
+    #[arg(long)]
+    pub force: bool,
+    /// Read, check and discover everything, but save nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

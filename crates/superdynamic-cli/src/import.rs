@@ -2,54 +2,15 @@
 //! this profile, so switching from mcp-remote needs no new sign-in. mcp-remote's directory is only read.
 
 use crate::Failure;
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, ImportArgs as Args, ImportMcpRemoteArgs as McpRemoteArgs, ImportSource as Source};
 use crate::commands::options;
 use crate::narrate::Narrator;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use superdynamic::import::mcp_remote::{self, McpRemoteDir, McpRemoteSignIn, ServerSpec};
 use superdynamic::token::now_unix;
 use superdynamic::{AdoptOptions, AdoptOutcome, McpClient};
-
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    pub source: Source,
-}
-
-#[derive(Debug, clap::Subcommand)]
-pub enum Source {
-    /// Sign-ins kept by mcp-remote (npm), from $MCP_REMOTE_CONFIG_DIR or ~/.mcp-auth; its files are only read.
-    McpRemote(McpRemoteArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct McpRemoteArgs {
-    /// The server URLs, exactly as given to mcp-remote (its file names are derived from the text).
-    #[arg(value_name = "URL")]
-    pub urls: Vec<String>,
-    /// Take the servers from an MCP host's JSON configuration: its mcp-remote entries, with their --header and
-    /// --resource arguments.
-    #[arg(long, value_name = "PATH")]
-    pub from_config: Option<PathBuf>,
-    /// mcp-remote's directory [default: $MCP_REMOTE_CONFIG_DIR, else ~/.mcp-auth]
-    #[arg(long, value_name = "PATH")]
-    pub dir: Option<PathBuf>,
-    /// A --header NAME:VALUE the URLs were given to mcp-remote with (as written, ${VAR} unexpanded): mcp-remote
-    /// names its files after them too. Repeatable.
-    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
-    pub headers: Vec<String>,
-    /// The --resource the URLs were given to mcp-remote with.
-    #[arg(long, value_name = "URI")]
-    pub resource: Option<String>,
-    /// Replace credentials already stored for a server.
-    #[arg(long)]
-    pub force: bool,
-    /// Read, check and discover everything, but save nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
 
 pub async fn run(global: &GlobalArgs, args: &Args) -> Result<(), Failure> {
     match &args.source {

@@ -275,7 +275,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let verifier = TokenVerifier::new(&issuer, &resource, &jwks)?;
     let revoked_access_tokens = Arc::new(RevokedAccessTokens::load(&store)?);
     let local_idp = match config.idp {
-        true => Some(crate::oauth::local_idp::LocalIdp::new(&issuer)?),
+        true => Some(crate::oauth::local_idp::provider::LocalIdp::new(&issuer)?),
         false => None,
     };
     let trusted = |c: &crate::config::TrustedIssuerConfig| {

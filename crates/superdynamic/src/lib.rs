@@ -19,6 +19,7 @@ pub mod assertion_source;
 pub mod authorization;
 pub mod client;
 pub mod client_auth;
+mod clock;
 pub mod discovery;
 pub mod doctor;
 pub mod dpop;

@@ -8,7 +8,7 @@ use crate::http::{self, Exchange, HttpError, MAX_OAUTH_BODY};
 use crate::resource::{ResourceUri, is_secure_or_loopback};
 use crate::secret::{AccessToken, AuthorizationCode, DpopPrivateKey, RefreshToken};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use url::Url;
 
 /// Refresh this long before the absolute expiry, so a token never expires in flight.
@@ -16,9 +16,7 @@ pub const EXPIRY_SKEW: Duration = Duration::from_secs(60);
 /// `expires_in` above this (ten years) is treated as a broken server, not as a promise.
 const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
 
-pub fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
+pub use crate::clock::now_unix;
 
 /// Tokens as stored: never the relative `expires_in`, always the absolute time it means.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 mod edit;
 mod entry;
 mod file;
-mod hosts;
+pub mod hosts;
 mod json;
 mod jsonc;
 mod rewrite;

@@ -3,9 +3,9 @@
 //! presents a new assertion when the access token expires.
 
 use crate::oauth::error_response::TokenError;
+use crate::oauth::issuance::{TokenResponse, issue_with};
 use crate::oauth::params::QueryParams;
 use crate::oauth::state::OAuthState;
-use crate::oauth::token::{TokenResponse, issue_with};
 use crate::oauth::{id_jag, workload};
 use crate::scope::{DEFAULT_SCOPE, OFFLINE_ACCESS, ScopeSet};
 use crate::storage::{RefreshRecord, RegisteredClient};

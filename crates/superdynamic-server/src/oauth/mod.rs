@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod grant_types;
 pub mod id_jag;
 pub mod introspection;
+pub mod issuance;
 pub mod jwt;
 pub mod jwt_bearer;
 pub mod keys;

@@ -42,7 +42,7 @@ pub struct OAuthState {
     /// The platform whose workload identity tokens the JWT bearer grant accepts.
     pub workload_issuer: Option<crate::oauth::trusted_issuer::TrustedIssuer>,
     /// `--idp`: the minimal identity provider under `/idp`.
-    pub local_idp: Option<crate::oauth::local_idp::LocalIdp>,
+    pub local_idp: Option<crate::oauth::local_idp::provider::LocalIdp>,
     /// DPoP proof checks (RFC 9449), shared with the resource server.
     pub dpop: Arc<crate::dpop::DpopState>,
 }

@@ -64,7 +64,7 @@ impl DpopProver {
     pub fn proof(&self, method: &str, url: &Url, access_token: Option<&str>) -> Result<String, DpopError> {
         let nonce = self.nonces.get(url);
         let request =
-            ProofRequest { method, url, access_token, nonce: nonce.as_deref(), now: crate::token::now_unix() };
+            ProofRequest { method, url, access_token, nonce: nonce.as_deref(), now: crate::clock::now_unix() };
         build_proof(&self.key, &request)
     }
 }
