@@ -43,7 +43,8 @@ url="http://127.0.0.1:$port/mcp"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.05; done
 
 store="$work/store/credentials.json"
-"$sd" login "$url" --auto-authorize --store-path "$store" >/dev/null 2>&1
+# Bearer tokens, as mcp-remote uses (it has no DPoP), so both proxies and the direct calls send the same requests.
+"$sd" login "$url" --auto-authorize --dpop never --store-path "$store" >/dev/null 2>&1
 python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["credentials"][0]["tokens"]["access_token"])' \
   "$store" >"$work/token"
 
@@ -53,8 +54,8 @@ echo "calling the server directly…" >&2
 direct="$(drive direct "$calls" "$url" "$work/token")"
 
 echo "measuring superdynamic proxy…" >&2
-drive proxy 5 10 -- "$sd" proxy "$url" --store-path "$store" --non-interactive >/dev/null # warm the page cache
-ours="$(drive proxy "$calls" "$burst" -- "$sd" proxy "$url" --store-path "$store" --non-interactive)"
+drive proxy 5 10 -- "$sd" proxy "$url" --store-path "$store" --dpop never --non-interactive >/dev/null # warm the page cache
+ours="$(drive proxy "$calls" "$burst" -- "$sd" proxy "$url" --store-path "$store" --dpop never --non-interactive)"
 
 # mcp-remote signs in through a browser: a stand-in that fetches the authorization URL and follows the redirects
 # to mcp-remote's callback (the reference server approves without a person).

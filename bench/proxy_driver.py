@@ -139,9 +139,9 @@ def direct(calls, url, token_file):
             got += chunk
             if seen is None and needle in got:
                 seen = time.perf_counter()
-        lat.append((seen - s) * 1000)
-        if b"Paris" not in got:
+        if seen is None or b"Paris" not in got:
             raise SystemExit(f"direct call failed: {got[:300]!r}")
+        lat.append((seen - s) * 1000)
     if sid:
         conn.request("DELETE", u.path, headers={**headers, **extra})
         conn.getresponse().read()
