@@ -56,10 +56,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub non_interactive: bool,
     /// A pre-registered client ID for the server's authorization server.
-    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_ID")]
+    // Credentials are opaque strings that may start with '-' (base64url): taken as values, never as flags.
+    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_ID", allow_hyphen_values = true)]
     pub client_id: Option<String>,
     /// The secret of the pre-registered client (prefer the environment variable).
-    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_CLIENT_SECRET", hide_env_values = true, allow_hyphen_values = true)]
     pub client_secret: Option<String>,
     /// The authorization server the --client-id credentials belong to; any other is refused.
     #[arg(long, global = true, value_name = "ISSUER")]
@@ -87,10 +88,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub idp_token_endpoint: Option<String>,
     /// --grant enterprise: this client's ID at the identity provider.
-    #[arg(long, global = true, env = "SUPERDYNAMIC_IDP_CLIENT_ID")]
+    #[arg(long, global = true, env = "SUPERDYNAMIC_IDP_CLIENT_ID", allow_hyphen_values = true)]
     pub idp_client_id: Option<String>,
     /// --grant enterprise: this client's secret at the identity provider (prefer the environment variable).
-    #[arg(long, global = true, env = "SUPERDYNAMIC_IDP_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SUPERDYNAMIC_IDP_CLIENT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub idp_client_secret: Option<String>,
     /// --grant enterprise: a file holding the user's ID token from the IdP (read again on every exchange).
     #[arg(long, global = true, value_name = "PATH", conflicts_with = "id_token_env")]
@@ -398,4 +405,36 @@ pub struct ImportMcpRemoteArgs {
     /// Read, check and discover everything, but save nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+
+    /// Client IDs and secrets are base64url strings that servers hand out; one in 64 starts with '-'.
+    #[test]
+    fn credentials_that_start_with_a_hyphen_are_values() {
+        let cli = Cli::try_parse_from([
+            "superdynamic",
+            "tools",
+            "https://a/mcp",
+            "--client-id",
+            "-Xq3v",
+            "--client-secret",
+            "-s3cr3t",
+            "--idp-client-id",
+            "--idp",
+            "--idp-client-secret",
+            "-x",
+            "--json",
+        ])
+        .unwrap();
+        let g = cli.global;
+        assert_eq!(g.client_id.as_deref(), Some("-Xq3v"));
+        assert_eq!(g.client_secret.as_deref(), Some("-s3cr3t"));
+        assert_eq!(g.idp_client_id.as_deref(), Some("--idp"));
+        assert_eq!(g.idp_client_secret.as_deref(), Some("-x"));
+        assert!(g.json, "flags after them still parse");
+    }
 }
