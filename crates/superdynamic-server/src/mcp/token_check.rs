@@ -107,6 +107,7 @@ impl Rejection {
     fn into_response(self, rs: &ResourceState) -> Response {
         let meta = quoted(&rs.resource_metadata_url);
         let description = quoted(&self.to_string());
+        let algs = rs.dpop.alg_names().join(" ");
         let (status, code, challenge) = match &self {
             Self::NoToken => (
                 StatusCode::UNAUTHORIZED,
@@ -139,8 +140,7 @@ impl Rejection {
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 Some(format!(
-                    r#"DPoP error="invalid_token", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
-                    algs = rs.dpop.alg_names().join(" ")
+                    r#"DPoP error="invalid_token", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#
                 )),
             ),
             Self::UnboundTokenAsDpop => (
@@ -154,16 +154,14 @@ impl Rejection {
                 StatusCode::UNAUTHORIZED,
                 "invalid_dpop_proof",
                 Some(format!(
-                    r#"DPoP error="invalid_dpop_proof", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
-                    algs = rs.dpop.alg_names().join(" ")
+                    r#"DPoP error="invalid_dpop_proof", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#
                 )),
             ),
             Self::UseDpopNonce { .. } => (
                 StatusCode::UNAUTHORIZED,
                 "use_dpop_nonce",
                 Some(format!(
-                    r#"DPoP error="use_dpop_nonce", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#,
-                    algs = rs.dpop.alg_names().join(" ")
+                    r#"DPoP error="use_dpop_nonce", error_description="{description}", algs="{algs}", resource_metadata="{meta}""#
                 )),
             ),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", None),

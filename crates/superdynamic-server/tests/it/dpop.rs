@@ -203,14 +203,8 @@ async fn with_nonces_required_the_token_endpoint_hands_one_out_before_spending_t
 #[tokio::test]
 async fn the_accepted_algorithms_are_configurable_and_advertised() {
     let server = start(ServerConfig { dpop_algs: vec![DpopAlg::Rs256], ..test_config(false) }).await.unwrap();
-    let metadata: Value = http()
-        .get(format!("{}/.well-known/oauth-authorization-server", server.issuer()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value =
+        http().get(url(&server, "/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
     assert_eq!(metadata["dpop_signing_alg_values_supported"], json!(["RS256"]));
     server.shutdown().await;
 }

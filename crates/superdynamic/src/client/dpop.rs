@@ -25,7 +25,7 @@ impl McpClient {
         }
         let resource_algs = self.resource_dpop_algs.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
         let offered = offered_algs(metadata.dpop_signing_alg_values_supported.as_deref(), resource_algs.as_deref());
-        let demanded = mode == DpopMode::Always || self.resource_wants_dpop.load(Ordering::Relaxed);
+        let demanded = mode == DpopMode::Always || resource_algs.is_some();
         let alg = match (offered.as_deref(), demanded) {
             (Some(algs), true) => DpopAlg::choose(algs).map_err(TokenError::from)?,
             (Some(algs), false) => match DpopAlg::choose(algs) {
@@ -77,11 +77,9 @@ impl McpClient {
     /// The resource answered with a `DPoP` challenge: the next sign-in binds its tokens (mode auto).
     pub(super) fn note_dpop_challenge(&self, www_authenticate: &[String]) {
         if let Some(challenge) = crate::dpop::dpop_challenge(www_authenticate) {
-            self.resource_wants_dpop.store(true, Ordering::Relaxed);
-            if let Some(algs) = challenge.param("algs") {
-                let algs = algs.split_ascii_whitespace().map(str::to_owned).collect();
-                *self.resource_dpop_algs.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(algs);
-            }
+            let algs =
+                challenge.param("algs").unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect();
+            *self.resource_dpop_algs.lock().unwrap_or_else(|poison| poison.into_inner()) = Some(algs);
         }
     }
 

@@ -74,9 +74,8 @@ pub struct McpClient {
     dpop_nonces: Arc<crate::dpop::NonceStore>,
     /// The stored DPoP key last parsed, so requests do not parse it each time.
     dpop_keys: std::sync::Mutex<Option<(crate::secret::DpopPrivateKey, Arc<crate::dpop::DpopKey>)>>,
-    /// The MCP server sent a `DPoP` challenge: bind the next sign-in's tokens (mode auto).
-    resource_wants_dpop: std::sync::atomic::AtomicBool,
-    /// The `algs` of that challenge (RFC 9449 §7.1), when it named them.
+    /// Set when the MCP server sent a `DPoP` challenge: bind the next sign-in's tokens (mode auto), with one of
+    /// the challenge's `algs` (RFC 9449 §7.1; empty when it named none).
     resource_dpop_algs: std::sync::Mutex<Option<Vec<String>>>,
     /// Tokens go to another HTTP stack ([`Self::bearer_token`]), which cannot sign DPoP proofs: Bearer only.
     bearer_only: std::sync::atomic::AtomicBool,
@@ -129,7 +128,6 @@ impl McpClient {
             recalled: tokio::sync::OnceCell::new(),
             dpop_nonces: Arc::new(crate::dpop::NonceStore::new()),
             dpop_keys: std::sync::Mutex::new(None),
-            resource_wants_dpop: std::sync::atomic::AtomicBool::new(false),
             resource_dpop_algs: std::sync::Mutex::new(None),
             bearer_only: std::sync::atomic::AtomicBool::new(false),
         })
