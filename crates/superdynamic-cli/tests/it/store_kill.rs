@@ -27,6 +27,11 @@ async fn the_store_is_always_readable_after_a_kill_mid_write() {
     let mut rng = Lcg(seed);
     let bin = env!("CARGO_BIN_EXE_superdynamic");
     let rounds = std::env::var("SUPERDYNAMIC_KILL_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    // Kill within the time a command takes on this machine (a fixed window misses fast machines): the span of
+    // one whole refresh, and half as much again so some commands finish first.
+    let started = std::time::Instant::now();
+    env.run(&["refresh", &url]).await.ok();
+    let window_us = (started.elapsed().as_micros() as u64).saturating_mul(3) / 2 + 1;
     let mut killed_while_running = 0;
     for round in 0..rounds {
         // Commands that write the store: a refresh (rotating tokens), a fresh sign-in, a logout.
@@ -44,7 +49,7 @@ async fn the_store_is_always_readable_after_a_kill_mid_write() {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.next(120))).await;
+        tokio::time::sleep(Duration::from_micros(rng.next(window_us))).await;
         if child.try_wait().unwrap().is_none() {
             killed_while_running += 1;
         }
@@ -65,6 +70,6 @@ async fn the_store_is_always_readable_after_a_kill_mid_write() {
     env.run(&["tools", &url, "--non-interactive"]).await.ok();
     let stored = env.stored();
     assert!(stored["credentials"].is_array());
-    eprintln!("{rounds} rounds, {killed_while_running} killed mid-run, seed {seed}");
+    eprintln!("{rounds} rounds, {killed_while_running} killed mid-run within {window_us} µs, seed {seed}");
     env.stop().await;
 }
